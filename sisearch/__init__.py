@@ -1,0 +1,45 @@
+"""sisearch: semantic search for Sinhala text.
+
+from sisearch import Index
+index = Index.create("indexes/news", model="path/or/hub-id")
+index.add(["...", "..."])
+hits = index.search("...", limit=5)
+"""
+
+from .corpus import Document, read_corpus
+from .errors import (
+    CorpusError,
+    EmptyCorpus,
+    IndexBusy,
+    IndexCorrupt,
+    IndexExists,
+    IndexNotFound,
+    InvalidQuery,
+    ModelLoadError,
+    ModelMismatch,
+    SisearchError,
+)
+from .index import AddResult, Hit, Index
+from .text import normalize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AddResult",
+    "CorpusError",
+    "Document",
+    "EmptyCorpus",
+    "Hit",
+    "Index",
+    "IndexBusy",
+    "IndexCorrupt",
+    "IndexExists",
+    "IndexNotFound",
+    "InvalidQuery",
+    "ModelLoadError",
+    "ModelMismatch",
+    "SisearchError",
+    "__version__",
+    "normalize",
+    "read_corpus",
+]

@@ -1,0 +1,362 @@
+"""The `sisearch` command: the only module that talks to the terminal.
+
+Every library error becomes one line on stderr and exit code 1; bad option
+combinations are usage errors (exit 2). No command shows a traceback unless
+SISEARCH_DEBUG is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .corpus import STDIN, check_corpus_file, read_corpus, require_passages
+from .encoder import DEFAULT_MODEL
+from .errors import IndexNotFound, SisearchError
+from .index import AddResult, Hit, Index
+from .manifest import MANIFEST_FILE
+
+DEFAULT_INDEX = "default"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SisearchGroup(click.Group):
+    """Turns library errors and interrupts into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IndexNotFound as e:
+            raise click.ClickException(
+                f"{e}. Create one with: sisearch index CORPUS [--index NAME]"
+            ) from None
+        except SisearchError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo(
+                "Interrupted. Everything committed so far is kept; run the same command again"
+                " to finish.",
+                err=True,
+            )
+            ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            if os.environ.get("SISEARCH_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(e).__name__}: {e} (set SISEARCH_DEBUG=1 to see the traceback)"
+            ) from None
+
+
+def index_options(command: F) -> F:
+    """--index and --index-dir, shared by every command that works on one index."""
+    command = click.option(
+        "--index",
+        "index_name",
+        default=DEFAULT_INDEX,
+        show_default=True,
+        help="Name of the index (a folder inside the index directory).",
+    )(command)
+    return index_dir_option(command)
+
+
+def index_dir_option(command: F) -> F:
+    return click.option(
+        "--index-dir",
+        envvar="SISEARCH_INDEX_DIR",
+        default="indexes",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where indexes live (default $SISEARCH_INDEX_DIR, else ./indexes).",
+    )(command)
+
+
+@click.group(cls=SisearchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sisearch")
+def cli() -> None:
+    """Semantic search for Sinhala text.
+
+    \b
+      sisearch index corpora/sinhala_passages.txt --model models/si-encoder
+      sisearch query "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන" -k 5
+    """
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True)
+@index_options
+@click.option(
+    "--model",
+    default=None,
+    help="Hub id or local folder of a SentenceTransformer; used when creating the index"
+    " (default $SISEARCH_MODEL, else " + DEFAULT_MODEL + "). For an existing index it must"
+    " be the index's model.",
+)
+@click.option(
+    "--text-field",
+    default="text",
+    show_default=True,
+    help="Field holding the passage in .jsonl/.csv/.tsv files.",
+)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def index_command(
+    paths: tuple[str, ...],
+    index_name: str,
+    index_dir: Path,
+    model: str | None,
+    text_field: str,
+    batch_size: int,
+    quiet: bool,
+) -> None:
+    """Add corpus files to an index, creating it if needed.
+
+    A passage is a non-blank line of a .txt file, a record of a .jsonl file or a
+    row of a .csv/.tsv file (other fields become metadata); "-" reads stdin.
+    Passages already indexed are skipped without re-encoding.
+
+    \b
+      sisearch index corpora/sinhala_passages.txt --model models/si-encoder
+      cat news.jsonl | sisearch index - --index news
+    """
+    if paths.count(STDIN) > 1:
+        raise click.UsageError("stdin (-) can be read only once")
+    for path in paths:
+        if path != STDIN:
+            check_corpus_file(path)
+    location = index_dir / index_name
+    if Index.exists(location):
+        index = Index.open(location, model=model)
+    else:
+        chosen = model or os.environ.get("SISEARCH_MODEL") or DEFAULT_MODEL
+        with _status(f"Loading model {chosen}", quiet):
+            index = Index.create(location, model=chosen)
+    with index:
+        for path in paths:
+            documents = require_passages(read_corpus(path, text_field), path)
+            started = time.perf_counter()
+            with _progress(path, _count_lines(path), quiet) as advance:
+                result = index.add(documents, batch_size=batch_size, progress=advance)
+            if not quiet:
+                click.echo(_summary(path, result, time.perf_counter() - started))
+
+
+@cli.command("query")
+@click.argument("text", required=False)
+@index_options
+@click.option(
+    "-k",
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of results.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit and line.")
+@click.option(
+    "--queries",
+    type=click.File("r", encoding="utf-8"),
+    help="Read queries from a file, one a line ('-' for stdin); encoded in one batch.",
+)
+def query_command(
+    text: str | None,
+    index_name: str,
+    index_dir: Path,
+    limit: int,
+    as_json: bool,
+    queries: Any,
+) -> None:
+    """Search an index for the passages closest in meaning to TEXT.
+
+    \b
+      sisearch query "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන" -k 5
+      sisearch query "කොළඹ වරාය" --json
+      sisearch query --queries questions.txt --json
+    """
+    if (text is None) == (queries is None):
+        raise click.UsageError("give either a query TEXT or --queries FILE")
+    texts = [text] if text is not None else [q.strip() for q in queries if q.strip()]
+    if not texts:
+        raise click.UsageError("--queries has no non-blank lines")
+    with Index.open(index_dir / index_name) as index:
+        results = index.search_many(texts, limit)
+    if as_json:
+        for query, hits in zip(texts, results):
+            for hit in hits:
+                click.echo(json.dumps({"query": query, **hit.to_dict()}, ensure_ascii=False))
+        return
+    console = Console(soft_wrap=False)
+    for query, hits in zip(texts, results):
+        console.print(_hits_table(query, hits))
+
+
+@cli.command("info")
+@index_options
+@click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
+def info_command(index_name: str, index_dir: Path, as_json: bool) -> None:
+    """Describe an index: counts, model, normalization, index type, sizes.
+
+    \b
+      sisearch info --index news --json
+    """
+    with Index.open(index_dir / index_name) as index:
+        info = index.info()
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in info.items():
+        table.add_row(key, _human_bytes(value) if key.endswith("_bytes") else str(value))
+    Console().print(table)
+
+
+@cli.command("list")
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per index and line.")
+def list_command(index_dir: Path, as_json: bool) -> None:
+    """List the indexes in the index directory.
+
+    \b
+      sisearch list
+    """
+    rows = []
+    if index_dir.is_dir():
+        for folder in sorted(p for p in index_dir.iterdir() if (p / MANIFEST_FILE).exists()):
+            with Index.open(folder) as index:
+                info = index.info()
+            rows.append(
+                {
+                    "name": folder.name,
+                    **{
+                        k: info[k]
+                        for k in ("documents", "chunks", "model", "database_bytes", "vectors_bytes")
+                    },
+                }
+            )
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"No indexes in {index_dir}. Create one with: sisearch index CORPUS")
+        return
+    table = Table("name", "documents", "chunks", "model", "size")
+    for row in rows:
+        size = _human_bytes(row["database_bytes"] + row["vectors_bytes"])
+        table.add_row(row["name"], str(row["documents"]), str(row["chunks"]), row["model"], size)
+    Console().print(table)
+
+
+@cli.command("rebuild")
+@index_options
+def rebuild_command(index_name: str, index_dir: Path) -> None:
+    """Rebuild an index's vector file from its stored embeddings (no re-encoding).
+
+    \b
+      sisearch rebuild --index news
+    """
+    with Index.open(index_dir / index_name) as index:
+        count = index.rebuild()
+    click.echo(f"Rebuilt {index_dir / index_name}: {count} vectors")
+
+
+def _hits_table(query: str, hits: list[Hit]) -> Table:
+    table = Table(title=query, title_justify="left", expand=True)
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("text", overflow="fold", ratio=3)
+    table.add_column("source", overflow="fold", ratio=1)
+    for hit in hits:
+        where = f"{hit.source}:{hit.line}" if hit.line is not None else hit.source
+        table.add_row(str(hit.rank), f"{hit.score:.4f}", hit.text, where)
+    if not hits:
+        table.caption = "no results"
+    return table
+
+
+def _summary(path: str, result: AddResult, seconds: float) -> str:
+    rate = result.chunks_encoded / seconds if seconds > 0 else 0.0
+    text = (
+        f"{path}: {result.passages} passages, {result.documents_added} added,"
+        f" {result.documents_skipped} already indexed; {result.chunks_encoded} chunks encoded"
+        f" in {seconds:.1f} s ({rate:.1f}/s)"
+    )
+    if result.repaired:
+        text += f"; repaired mojibake in {result.repaired} passages"
+    return text
+
+
+def _count_lines(path: str) -> int | None:
+    """Passages to expect, for the progress bar: non-blank lines (None for stdin)."""
+    if path == STDIN:
+        return None
+    with open(path, "rb") as f:
+        count = sum(1 for line in f if line.strip())
+    return count - 1 if Path(path).suffix.lower() in (".csv", ".tsv") else count
+
+
+@contextmanager
+def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar with passages/s and ETA on a terminal; silent otherwise."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class PassagesPerSecond(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:.1f} passages/s")
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        PassagesPerSecond(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def _status(message: str, quiet: bool) -> Iterator[None]:
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    with Console(stderr=True).status(message):
+        yield
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def main() -> None:
+    cli(prog_name="sisearch")

@@ -1,0 +1,214 @@
+"""Read corpus files into Documents: .txt (a passage a line), .jsonl, .csv/.tsv, or stdin.
+
+Reading is strict: an invalid UTF-8 byte, a binary file or an over-long passage is a
+CorpusError naming the file and line, raised before anything is indexed when the
+file can be checked ahead (`check_corpus_file`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import CorpusError, EmptyCorpus
+
+STDIN = "-"
+STDIN_SOURCE = "<stdin>"
+MAX_PASSAGE_BYTES = 16 * 1024 * 1024
+_SNIFF_BYTES = 8192
+_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+
+
+@dataclass(frozen=True)
+class Document:
+    """A passage to index: its text, where it came from, and any metadata fields."""
+
+    text: str
+    source: str = ""
+    line: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def corpus_format(path: str) -> str:
+    """The format of a corpus path by its extension; stdin and unknown extensions read as .txt."""
+    if path == STDIN:
+        return "txt"
+    return _FORMATS.get(Path(path).suffix.lower(), "txt")
+
+
+def check_corpus_file(path: str | os.PathLike[str]) -> None:
+    """Refuse a missing, binary, non-UTF-8 or over-long file before any of it is indexed."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file")
+    if path.is_dir():
+        raise CorpusError(f"{path}: is a directory, not a corpus file")
+    with path.open("rb") as f:
+        if b"\x00" in f.read(_SNIFF_BYTES):
+            raise CorpusError(f"{path}: looks like a binary file (it contains NUL bytes)")
+        f.seek(0)
+        for number, raw in enumerate(_lines(f, str(path)), start=1):
+            _decode(raw, str(path), number)
+
+
+def read_corpus(
+    path: str | os.PathLike[str], text_field: str = "text", stdin: BinaryIO | None = None
+) -> Iterator[Document]:
+    """Yield the non-blank passages of a corpus file (or of stdin for "-")."""
+    name = os.fspath(path)
+    fmt = corpus_format(name)
+    if name == STDIN:
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        yield from _read(stream, STDIN_SOURCE, fmt, text_field)
+        return
+    check_corpus_file(name)
+    with open(name, "rb") as f:
+        yield from _read(f, os.path.normpath(name), fmt, text_field)
+
+
+def require_passages(documents: Iterator[Document], source: str) -> Iterator[Document]:
+    """Pass documents through, raising EmptyCorpus if there were none."""
+    empty = True
+    for document in documents:
+        empty = False
+        yield document
+    if empty:
+        raise EmptyCorpus(f"{source}: the corpus has no non-blank passages")
+
+
+def _read(stream: BinaryIO, source: str, fmt: str, text_field: str) -> Iterator[Document]:
+    lines = _decoded_lines(stream, source)
+    if fmt == "txt":
+        for number, line in lines:
+            if line.strip():
+                yield Document(text=line.rstrip("\r\n"), source=source, line=number)
+    elif fmt == "jsonl":
+        yield from _read_jsonl(lines, source, text_field)
+    else:
+        yield from _read_table(lines, source, text_field, "\t" if fmt == "tsv" else ",")
+
+
+def _read_jsonl(
+    lines: Iterator[tuple[int, str]], source: str, text_field: str
+) -> Iterator[Document]:
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{source}:{number}: invalid JSON ({e.msg})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{source}:{number}: expected a JSON object per line")
+        text = record.pop(text_field, None)
+        if not isinstance(text, str):
+            raise CorpusError(
+                f"{source}:{number}: no string field {text_field!r} (use --text-field)"
+            )
+        if text.strip():
+            yield Document(text=text, source=source, line=number, metadata=record)
+
+
+def _read_table(
+    lines: Iterator[tuple[int, str]], source: str, text_field: str, delimiter: str
+) -> Iterator[Document]:
+    numbered = _track_line_numbers(lines)
+    reader = csv.DictReader(numbered, delimiter=delimiter)
+    try:
+        header = reader.fieldnames
+        if header is None:
+            return
+        if text_field not in header:
+            raise CorpusError(
+                f"{source}:1: no column {text_field!r} in the header {header} (use --text-field)"
+            )
+        for row in reader:
+            number = numbered.row_start
+            if None in row:
+                raise CorpusError(f"{source}:{number}: more fields than the header has")
+            text = row.pop(text_field) or ""
+            if text.strip():
+                metadata = {k: v for k, v in row.items() if v is not None}
+                yield Document(text=text, source=source, line=number, metadata=metadata)
+    except csv.Error as e:
+        raise CorpusError(f"{source}:{numbered.line}: malformed CSV ({e})") from None
+
+
+class _track_line_numbers:
+    """An iterator of text lines that remembers where the current CSV row began."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self._lines = lines
+        self.line = 0
+        self.row_start = 0
+        self._in_row = False
+
+    def __iter__(self) -> _track_line_numbers:
+        return self
+
+    def __next__(self) -> str:
+        number, text = next(self._lines)
+        self.line = number
+        if not self._in_row:
+            self.row_start = number
+        # A quoted field spanning lines leaves an odd number of quotes on the first line.
+        self._in_row = (self._in_row + text.count('"')) % 2 == 1
+        return text
+
+
+def _lines(stream: BinaryIO, source: str) -> Iterator[bytes]:
+    """Raw lines, refusing any longer than MAX_PASSAGE_BYTES without reading them whole."""
+    number = 0
+    while True:
+        raw = stream.readline(MAX_PASSAGE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_PASSAGE_BYTES and not raw.endswith(b"\n"):
+            raise CorpusError(
+                f"{source}:{number}: line longer than {MAX_PASSAGE_BYTES // (1024 * 1024)} MiB;"
+                " split it into passages"
+            )
+        yield raw
+
+
+def _decoded_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(_lines(stream, source), start=1):
+        yield number, _decode(raw, source, number)
+
+
+def _decode(raw: bytes, source: str, number: int) -> str:
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(
+            f"{source}:{number}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1});"
+            " convert the file to UTF-8 first"
+        ) from None
+    if "\x00" in text:
+        raise CorpusError(f"{source}:{number}: contains a NUL byte; is this a binary file?")
+    return text
+
+
+def documents_from_texts(texts: list[str] | tuple[str, ...], source: str = "") -> list[Document]:
+    """Wrap plain strings as Documents for `Index.add`."""
+    return [Document(text=t, source=source) for t in texts]
+
+
+__all__ = [
+    "STDIN",
+    "Document",
+    "check_corpus_file",
+    "corpus_format",
+    "documents_from_texts",
+    "read_corpus",
+    "require_passages",
+]

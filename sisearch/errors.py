@@ -1,0 +1,43 @@
+"""Typed errors raised by the library; the CLI turns each into one line on stderr."""
+
+from __future__ import annotations
+
+
+class SisearchError(Exception):
+    """Base class of every error sisearch raises on purpose."""
+
+
+class CorpusError(SisearchError):
+    """A corpus file cannot be read as the passages it claims to hold."""
+
+
+class EmptyCorpus(CorpusError):
+    """The corpus has no non-blank passages."""
+
+
+class IndexNotFound(SisearchError):
+    """No index exists at the given path."""
+
+
+class IndexExists(SisearchError):
+    """An index already exists where a new one was to be created."""
+
+
+class IndexCorrupt(SisearchError):
+    """The index's files exist but cannot be read."""
+
+
+class IndexBusy(SisearchError):
+    """Another process is writing to the index."""
+
+
+class ModelLoadError(SisearchError):
+    """The encoder could not be loaded."""
+
+
+class ModelMismatch(SisearchError):
+    """The encoder given is not the one the index was built with."""
+
+
+class InvalidQuery(SisearchError):
+    """A search request is malformed (empty query, limit below 1, ...)."""

@@ -1,0 +1,401 @@
+"""Index: a folder holding a manifest, the SQLite store and the FAISS file, kept consistent.
+
+Write path: normalize -> skip known documents -> chunk -> reuse stored embeddings of
+equal chunks -> encode the rest -> commit a group to SQLite -> add to FAISS; the FAISS
+file is saved (atomically) at the end and the manifest then records its generation.
+If the process dies anywhere, SQLite holds whole groups only, and the next open sees
+the FAISS file lag the store and rebuilds it from the stored embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .corpus import Document
+from .encoder import DEFAULT_MODEL, Encoder, load_encoder
+from .errors import IndexCorrupt, IndexExists, InvalidQuery
+from .locking import WriterLock
+from .manifest import MANIFEST_FILE, Manifest
+from .store import DATABASE_FILE, DocumentStore, NewChunk, NewDocument, content_hash
+from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, repair_mojibake
+from .vectors import FLAT, VECTORS_FILE, VectorIndex
+
+GROUP_SIZE = 256
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a document, ranked by the cosine of its best-matching chunk."""
+
+    rank: int
+    score: float
+    doc_id: int
+    text: str
+    source: str
+    line: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AddResult:
+    """What `Index.add` did: passages seen, documents and chunks added, encodings done."""
+
+    passages: int = 0
+    documents_added: int = 0
+    documents_skipped: int = 0
+    chunks_added: int = 0
+    chunks_encoded: int = 0
+    repaired: int = 0
+
+
+class Index:
+    """A searchable collection of Sinhala passages stored in one folder.
+
+    >>> index = Index.create("indexes/news", model="path/or/hub-id")
+    >>> index.add(["ශ්‍රී ලංකාව දිවයිනකි.", "කොළඹ වරාය"])
+    >>> index.search("දිවයින", limit=5)
+    """
+
+    def __init__(self, path: Path, manifest: Manifest, encoder: Encoder | None = None) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
+        self._encoder = encoder
+        self._vectors: VectorIndex | None = None
+        self._vectors_generation = -1
+        self._lock = WriterLock(path)
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        model: str = DEFAULT_MODEL,
+        *,
+        query_prompt: str = "",
+        document_prompt: str = "",
+        encoder: Encoder | None = None,
+    ) -> Index:
+        """Create an empty index at `path` for `model` (hub id or local folder).
+
+        The model is loaded now: its fingerprint is what the index records.
+        Raises IndexExists if an index is already there, ModelLoadError if the model
+        cannot be loaded.
+        """
+        path = Path(path)
+        if (path / MANIFEST_FILE).exists():
+            raise IndexExists(f"An index already exists at {path}")
+        encoder = encoder or load_encoder(model, query_prompt, document_prompt)
+        manifest = Manifest.new(encoder.fingerprint(), NORMALIZATION_VERSION, FLAT)
+        path.mkdir(parents=True, exist_ok=True)
+        with WriterLock(path):
+            if (path / MANIFEST_FILE).exists():
+                raise IndexExists(f"An index already exists at {path}")
+            DocumentStore(path / DATABASE_FILE, manifest.model.dim).close()
+            manifest.write(path)
+        return cls(path, manifest, encoder)
+
+    @classmethod
+    def open(
+        cls, path: str | Path, *, model: str | None = None, encoder: Encoder | None = None
+    ) -> Index:
+        """Open an existing index. The model is loaded on first use unless given here.
+
+        A model given here (by name or as a loaded Encoder) is checked against the
+        index's fingerprint at once: ModelMismatch if it would embed differently.
+        """
+        path = Path(path)
+        manifest = Manifest.read(path)
+        if manifest.normalization != NORMALIZATION_VERSION:
+            raise IndexCorrupt(
+                f"Index {path} was built with text normalization {manifest.normalization!r};"
+                f" this sisearch uses {NORMALIZATION_VERSION!r}. Rebuild it from its corpus."
+            )
+        index = cls(path, manifest, None)
+        if encoder is not None or model is not None:
+            index._use_encoder(
+                encoder
+                or load_encoder(model, manifest.model.query_prompt, manifest.model.document_prompt)
+            )
+        return index
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        return (Path(path) / MANIFEST_FILE).exists()
+
+    @property
+    def encoder(self) -> Encoder:
+        """The index's encoder, loaded (and checked against the fingerprint) on first use."""
+        if self._encoder is None:
+            fingerprint = self.manifest.model
+            self._use_encoder(
+                load_encoder(
+                    fingerprint.name, fingerprint.query_prompt, fingerprint.document_prompt
+                )
+            )
+        assert self._encoder is not None
+        return self._encoder
+
+    def _use_encoder(self, encoder: Encoder) -> None:
+        self.manifest.model.check(encoder.fingerprint(), str(self.path))
+        self._encoder = encoder
+
+    # Writing
+
+    def add(
+        self,
+        items: Iterable[str | Document],
+        *,
+        batch_size: int = 32,
+        progress: ProgressCallback | None = None,
+    ) -> AddResult:
+        """Add passages (strings or Documents); returns what was added.
+
+        A passage already in the index from the same source is skipped, and a chunk
+        whose text is already stored reuses its embedding, so re-adding a corpus
+        encodes nothing. Holds the index's write lock throughout (IndexBusy if
+        another process has it). `progress` is called with the number of passages
+        handled after each group.
+        """
+        result = AddResult()
+        with self._lock:
+            vectors = self._fresh_vectors()
+            start_generation = self.store.generation
+            try:
+                for group in _groups(_as_documents(items), GROUP_SIZE):
+                    ids, embeddings = self._add_group(group, batch_size, result)
+                    vectors.add(ids, embeddings)
+                    self._vectors_generation = self.store.generation
+                    if progress is not None:
+                        progress(len(group))
+            finally:
+                if self.store.generation != start_generation:
+                    self._save_vectors()
+        return result
+
+    def _add_group(
+        self, group: list[Document], batch_size: int, result: AddResult
+    ) -> tuple[np.ndarray, np.ndarray]:
+        result.passages += len(group)
+        prepared: dict[tuple[str, str], NewDocument] = {}
+        for document in group:
+            text, repaired = repair_mojibake(document.text)
+            result.repaired += repaired
+            text = normalize(text)
+            if not has_content(text):
+                continue
+            digest = content_hash(text)
+            prepared.setdefault(
+                (document.source, digest),
+                NewDocument(text, document.source, document.line, dict(document.metadata), digest),
+            )
+        known = self.store.known_documents(prepared)
+        new = [doc for key, doc in prepared.items() if key not in known]
+        result.documents_skipped += len(group) - len(new)
+        if not new:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.manifest.model.dim), np.float32)
+        self._chunk(new)
+        self._embed(new, batch_size, result)
+        ids, embeddings = self.store.add(new)
+        result.documents_added += len(new)
+        result.chunks_added += len(ids)
+        return ids, embeddings
+
+    def _chunk(self, documents: list[NewDocument]) -> None:
+        encoder = self.encoder
+        max_tokens = encoder.max_passage_tokens
+        offsets = encoder.token_offsets([d.text for d in documents])
+        for document, token_offsets in zip(documents, offsets):
+            spans = chunk_spans(document.text, token_offsets, max_tokens, max_tokens // 8)
+            document.chunks = [
+                NewChunk(s.start, s.end, content_hash(document.text[s.start : s.end]))
+                for s in spans
+            ]
+
+    def _embed(self, documents: list[NewDocument], batch_size: int, result: AddResult) -> None:
+        chunks = [(d, c) for d in documents for c in d.chunks]
+        vectors = self.store.embeddings_by_hash(c.content_hash for _, c in chunks)
+        missing: dict[str, str] = {}
+        for document, chunk in chunks:
+            if chunk.content_hash not in vectors:
+                missing.setdefault(chunk.content_hash, document.text[chunk.start : chunk.end])
+        if missing:
+            encoded = self.encoder.encode_documents(list(missing.values()), batch_size)
+            vectors.update(zip(missing, encoded))
+            result.chunks_encoded += len(missing)
+        for _, chunk in chunks:
+            chunk.vector = vectors[chunk.content_hash]
+
+    def rebuild(self) -> int:
+        """Rebuild the FAISS file from the stored embeddings; returns the vector count."""
+        with self._lock:
+            self._vectors = self._build_from_store()
+            self._vectors_generation = self.store.generation
+            self._save_vectors()
+            return len(self._vectors)
+
+    # Reading
+
+    def search(self, query: str, limit: int = 10) -> list[Hit]:
+        """The `limit` documents most similar to `query`, best first."""
+        return self.search_many([query], limit)[0]
+
+    def search_many(self, queries: Sequence[str], limit: int = 10) -> list[list[Hit]]:
+        """Search several queries, encoded in one batch; a list of hits per query.
+
+        Each document appears once per query, scored by its best chunk (cosine).
+        Raises InvalidQuery for a limit below 1 or a query that is empty once normalized.
+        """
+        if limit < 1:
+            raise InvalidQuery(f"limit must be at least 1, not {limit}")
+        queries = list(queries)
+        for query in queries:
+            if not has_content(normalize(query)):
+                raise InvalidQuery("the query is empty")
+        if not queries:
+            return []
+        vectors = self._fresh_vectors()
+        if len(vectors) == 0:
+            return [[] for _ in queries]
+        embeddings = self.encoder.encode_queries(queries)
+        best = [self._best_documents(vectors, e, limit) for e in embeddings]
+        documents = self.store.get_documents([d for ranked in best for d, _ in ranked])
+        return [
+            [
+                Hit(
+                    rank,
+                    score,
+                    d,
+                    documents[d].text,
+                    documents[d].source,
+                    documents[d].line,
+                    documents[d].metadata,
+                )
+                for rank, (d, score) in enumerate(
+                    ((d, s) for d, s in ranked if d in documents), start=1
+                )
+            ]
+            for ranked in best
+        ]
+
+    def _best_documents(
+        self, vectors: VectorIndex, embedding: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        """Top documents by best chunk score, fetching more chunks until `limit` documents."""
+        fetch = limit * 2
+        while True:
+            scores, ids = vectors.search(embedding[None, :], fetch)
+            valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+            owner = self.store.documents_for_chunks([i for i, _ in valid])
+            best: dict[int, float] = {}
+            for chunk_id, score in valid:
+                doc_id = owner.get(chunk_id)
+                if doc_id is not None and doc_id not in best:
+                    best[doc_id] = score
+            if len(best) >= limit or fetch >= len(vectors):
+                return list(best.items())[:limit]
+            fetch *= 4
+
+    # Keeping FAISS in step with the store
+
+    def _fresh_vectors(self) -> VectorIndex:
+        """The vector index at the store's current generation, loaded or rebuilt as needed."""
+        generation = self.store.generation
+        if self._vectors is not None and self._vectors_generation == generation:
+            return self._vectors
+        manifest = Manifest.read(self.path)
+        vectors = None
+        file = self.path / VECTORS_FILE
+        if manifest.vectors_generation == generation and file.exists():
+            try:
+                vectors = VectorIndex.load(file)
+            except IndexCorrupt:
+                vectors = None
+            if vectors is not None and len(vectors) != self.store.chunk_count():
+                vectors = None
+        rebuilt = vectors is None
+        self._vectors = self._build_from_store() if rebuilt else vectors
+        self._vectors_generation = generation
+        if rebuilt:
+            self._repair_file()
+        return self._vectors
+
+    def _repair_file(self) -> None:
+        """Save a rebuilt vector index if no other process is writing (else that writer will)."""
+        if self._lock.held:
+            self._save_vectors()
+        elif self._lock.try_acquire():
+            try:
+                if self.store.generation == self._vectors_generation:
+                    self._save_vectors()
+            finally:
+                self._lock.release()
+
+    def _build_from_store(self) -> VectorIndex:
+        vectors = VectorIndex.create(self.manifest.model.dim)
+        for ids, embeddings in self.store.iter_embeddings():
+            vectors.add(ids, embeddings)
+        return vectors
+
+    def _save_vectors(self) -> None:
+        assert self._vectors is not None
+        self._vectors.save(self.path / VECTORS_FILE)
+        self.manifest = self.manifest.with_generation(self._vectors_generation)
+        self.manifest.write(self.path)
+
+    # Describing
+
+    def info(self) -> dict[str, Any]:
+        """Counts, model, normalization, index type and sizes on disk."""
+        fingerprint = self.manifest.model
+        sizes = {
+            name: sum(p.stat().st_size for p in self.path.glob(f"{name}*") if p.is_file())
+            for name in (DATABASE_FILE, VECTORS_FILE)
+        }
+        return {
+            "path": str(self.path),
+            "documents": self.store.document_count(),
+            "chunks": self.store.chunk_count(),
+            "sources": len(self.store.sources()),
+            "model": fingerprint.name,
+            "model_revision": fingerprint.revision,
+            "dim": fingerprint.dim,
+            "max_seq_length": fingerprint.max_seq_length,
+            "pooling": fingerprint.pooling,
+            "normalization": self.manifest.normalization,
+            "index_type": self.manifest.index_type,
+            "generation": self.store.generation,
+            "vectors_generation": self.manifest.vectors_generation,
+            "created": self.manifest.created,
+            "database_bytes": sizes[DATABASE_FILE],
+            "vectors_bytes": sizes[VECTORS_FILE],
+        }
+
+    def close(self) -> None:
+        self._lock.release()
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:
+    for item in items:
+        yield Document(text=item) if isinstance(item, str) else item
+
+
+def _groups(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
+    while group := list(islice(documents, size)):
+        yield group

@@ -1,0 +1,76 @@
+"""The index manifest: format version, model fingerprint, normalization rule, vector index state.
+
+Written atomically (temporary file, fsync, `os.replace`) so a crash leaves the old or
+the new manifest, never a torn one. `vectors_generation` is written only after the
+FAISS file it describes is in place, so it can lag the store but never lead it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .encoder import ModelFingerprint
+from .errors import IndexCorrupt, IndexNotFound
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index is: how its vectors were made and which store generation they match."""
+
+    model: ModelFingerprint
+    normalization: str
+    index_type: str
+    vectors_generation: int = 0
+    created: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def new(cls, model: ModelFingerprint, normalization: str, index_type: str) -> Manifest:
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return cls(model, normalization, index_type, created=created)
+
+    def with_generation(self, generation: int) -> Manifest:
+        return replace(self, vectors_generation=generation)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        path = directory / MANIFEST_FILE
+        if not path.exists():
+            raise IndexNotFound(f"No index at {directory}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format_version", 0) > FORMAT_VERSION:
+                raise IndexCorrupt(
+                    f"{path}: written by a newer sisearch (format {data['format_version']});"
+                    " upgrade sisearch"
+                )
+            data["model"] = ModelFingerprint.from_dict(data["model"])
+            return cls(**data)
+        except (ValueError, KeyError, TypeError) as e:
+            raise IndexCorrupt(f"{path}: unreadable manifest ({e})") from None
+
+    def write(self, directory: Path) -> None:
+        path = directory / MANIFEST_FILE
+        temporary = directory / f".{MANIFEST_FILE}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "w", encoding="utf-8") as f:
+                json.dump(self.to_dict(), f, ensure_ascii=False, indent=2)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)

@@ -1,0 +1,41 @@
+"""Shared fixtures: a tiny encoder of the real architecture, built offline once per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sisearch.devmodel import build_encoder
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpora" / "sinhala_passages.txt"
+CORPUS_JSONL = ROOT / "corpora" / "sinhala_passages.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer XLM-R SentenceTransformer with a tokenizer trained on the sample corpus."""
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    texts = CORPUS.read_text(encoding="utf-8").splitlines()
+    return str(build_encoder(out, texts, size="tiny", seed=0))
+
+
+@pytest.fixture(scope="session")
+def other_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Same architecture and tokenizer data, different weights: must not share an index."""
+    out = tmp_path_factory.mktemp("models") / "other"
+    texts = CORPUS.read_text(encoding="utf-8").splitlines()
+    return str(build_encoder(out, texts, size="tiny", seed=1))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model: str):
+    from sisearch.encoder import load_encoder
+
+    return load_encoder(tiny_model)
+
+
+@pytest.fixture
+def corpus_lines() -> list[str]:
+    return [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
