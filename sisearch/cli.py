@@ -19,12 +19,14 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .corpus import STDIN, check_corpus_file, read_corpus, require_passages
 from .encoder import DEFAULT_MODEL
 from .errors import IndexNotFound, SisearchError
-from .index import AddResult, Hit, Index
+from .index import MODES, AddResult, Hit, Index
+from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
 
 DEFAULT_INDEX = "default"
@@ -170,6 +172,24 @@ def index_command(
     type=click.File("r", encoding="utf-8"),
     help="Read queries from a file, one a line ('-' for stdin); encoded in one batch.",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="hybrid",
+    show_default=True,
+    help="hybrid: keyword and vector results fused; dense: vectors only;"
+    " lexical: keywords only (loads no model).",
+)
+@click.option(
+    "--where",
+    help="Metadata filter, e.g. \"topic = 'health' and year >= 2020\"; fields are the"
+    " jsonl/csv fields, or source and line.",
+)
+@click.option(
+    "--raw-fts",
+    is_flag=True,
+    help='Pass the query to SQLite FTS5 as an expression (AND, OR, NEAR, "phrase", *).',
+)
 def query_command(
     text: str | None,
     index_name: str,
@@ -177,21 +197,27 @@ def query_command(
     limit: int,
     as_json: bool,
     queries: Any,
+    mode: str,
+    where: str | None,
+    raw_fts: bool,
 ) -> None:
-    """Search an index for the passages closest in meaning to TEXT.
+    """Search an index for the passages that best match TEXT.
 
     \b
       sisearch query "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන" -k 5
       sisearch query "කොළඹ වරාය" --json
       sisearch query --queries questions.txt --json
+      sisearch query "ඩෙංගු" --mode lexical --where "topic = 'health'"
     """
     if (text is None) == (queries is None):
         raise click.UsageError("give either a query TEXT or --queries FILE")
+    if raw_fts and mode == "dense":
+        raise click.UsageError("--raw-fts needs --mode lexical or hybrid")
     texts = [text] if text is not None else [q.strip() for q in queries if q.strip()]
     if not texts:
         raise click.UsageError("--queries has no non-blank lines")
     with Index.open(index_dir / index_name) as index:
-        results = index.search_many(texts, limit)
+        results = index.search_many(texts, limit, mode=mode, where=where, raw_fts=raw_fts)
     if as_json:
         for query, hits in zip(texts, results):
             for hit in hits:
@@ -199,7 +225,7 @@ def query_command(
         return
     console = Console(soft_wrap=False)
     for query, hits in zip(texts, results):
-        console.print(_hits_table(query, hits))
+        console.print(_hits_table(query, hits, mode))
 
 
 @cli.command("info")
@@ -272,18 +298,38 @@ def rebuild_command(index_name: str, index_dir: Path) -> None:
     click.echo(f"Rebuilt {index_dir / index_name}: {count} vectors")
 
 
-def _hits_table(query: str, hits: list[Hit]) -> Table:
+def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
+    """Hits as a table; the query's words are highlighted whole, long texts cut to a snippet."""
     table = Table(title=query, title_justify="left", expand=True)
     table.add_column("#", justify="right")
     table.add_column("score", justify="right")
+    if mode == "hybrid":
+        table.add_column("dense", justify="right")
+        table.add_column("keyword", justify="right")
     table.add_column("text", overflow="fold", ratio=3)
     table.add_column("source", overflow="fold", ratio=1)
+    terms = query_terms(query)
     for hit in hits:
         where = f"{hit.source}:{hit.line}" if hit.line is not None else hit.source
-        table.add_row(str(hit.rank), f"{hit.score:.4f}", hit.text, where)
+        text, spans = snippet(hit.text, match_spans(hit.text, terms))
+        highlighted = Text(text)
+        for start, end in spans:
+            highlighted.stylize("bold yellow", start, end)
+        ranks = [_rank_cell(hit.dense_rank), _rank_cell(hit.lexical_rank)]
+        table.add_row(
+            str(hit.rank),
+            f"{hit.score:.4f}",
+            *(ranks if mode == "hybrid" else []),
+            highlighted,
+            where,
+        )
     if not hits:
         table.caption = "no results"
     return table
+
+
+def _rank_cell(rank: int | None) -> str:
+    return "-" if rank is None else str(rank)
 
 
 def _summary(path: str, result: AddResult, seconds: float) -> str:
@@ -321,7 +367,6 @@ def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[
         TextColumn,
         TimeRemainingColumn,
     )
-    from rich.text import Text
 
     class PassagesPerSecond(ProgressColumn):
         def render(self, task: Any) -> Text:

@@ -9,7 +9,7 @@ the FAISS file lag the store and rebuilds it from the stored embeddings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -20,6 +20,9 @@ import numpy as np
 from .corpus import Document
 from .encoder import DEFAULT_MODEL, Encoder, load_encoder
 from .errors import IndexCorrupt, IndexExists, InvalidQuery
+from .filters import Filter, as_filter
+from .fusion import reciprocal_rank_fusion
+from .lexical import fts_query
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, Manifest
 from .store import DATABASE_FILE, DocumentStore, NewChunk, NewDocument, content_hash
@@ -27,12 +30,19 @@ from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, re
 from .vectors import FLAT, VECTORS_FILE, VectorIndex
 
 GROUP_SIZE = 256
+MODES = ("hybrid", "dense", "lexical")
 ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: a document, ranked by the cosine of its best-matching chunk."""
+    """One search result: a document and where each side of the search ranked it.
+
+    `score` is the cosine of the document's best chunk in dense mode, the BM25 score
+    in lexical mode and the reciprocal-rank-fusion score in hybrid mode.
+    `dense_rank` / `lexical_rank` are the document's ranks on each side (None where
+    that side did not find it or was not asked).
+    """
 
     rank: int
     score: float
@@ -41,6 +51,8 @@ class Hit:
     source: str
     line: int | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -245,55 +257,95 @@ class Index:
 
     # Reading
 
-    def search(self, query: str, limit: int = 10) -> list[Hit]:
-        """The `limit` documents most similar to `query`, best first."""
-        return self.search_many([query], limit)[0]
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        *,
+        mode: str = "hybrid",
+        where: str | Mapping[str, Any] | Filter | None = None,
+        raw_fts: bool = False,
+    ) -> list[Hit]:
+        """The `limit` best documents for `query`, best first; see `search_many`."""
+        return self.search_many([query], limit, mode=mode, where=where, raw_fts=raw_fts)[0]
 
-    def search_many(self, queries: Sequence[str], limit: int = 10) -> list[list[Hit]]:
-        """Search several queries, encoded in one batch; a list of hits per query.
+    def search_many(
+        self,
+        queries: Sequence[str],
+        limit: int = 10,
+        *,
+        mode: str = "hybrid",
+        where: str | Mapping[str, Any] | Filter | None = None,
+        raw_fts: bool = False,
+    ) -> list[list[Hit]]:
+        """Search several queries (dense side encoded in one batch); a list of hits per query.
 
-        Each document appears once per query, scored by its best chunk (cosine).
-        Raises InvalidQuery for a limit below 1 or a query that is empty once normalized.
+        mode: "dense" (cosine of the best chunk), "lexical" (BM25 over whole Sinhala
+        words) or "hybrid" (both, fused by reciprocal rank). where: a filter such as
+        "topic = 'health'" or {"topic": "health"}, applied inside each search, so
+        `limit` hits come back whenever that many documents pass it. raw_fts: pass
+        the query to FTS5 as an expression (operators and all) instead of as words.
+        Raises InvalidQuery for a bad limit, mode, filter or empty query.
         """
         if limit < 1:
             raise InvalidQuery(f"limit must be at least 1, not {limit}")
+        if mode not in MODES:
+            raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         queries = list(queries)
         for query in queries:
             if not has_content(normalize(query)):
                 raise InvalidQuery("the query is empty")
         if not queries:
             return []
-        vectors = self._fresh_vectors()
-        if len(vectors) == 0:
-            return [[] for _ in queries]
-        embeddings = self.encoder.encode_queries(queries)
-        best = [self._best_documents(vectors, e, limit) for e in embeddings]
-        documents = self.store.get_documents([d for ranked in best for d, _ in ranked])
+        condition = as_filter(where)
+        allowed = self.store.chunk_ids_where(condition) if condition else None
+        depth = limit if mode != "hybrid" else hybrid_candidates(limit)
+        dense: list[list[tuple[int, float]]] = [[] for _ in queries]
+        lexical: list[list[tuple[int, float]]] = [[] for _ in queries]
+        if mode in ("dense", "hybrid") and (allowed is None or len(allowed)):
+            vectors = self._fresh_vectors()
+            if len(vectors):
+                embeddings = self.encoder.encode_queries(queries)
+                dense = [self._best_documents(vectors, e, depth, allowed) for e in embeddings]
+        if mode in ("lexical", "hybrid"):
+            for i, query in enumerate(queries):
+                match = query if raw_fts else fts_query(query)
+                if match:
+                    lexical[i] = self.store.keyword_search(match, depth, condition)
+        ranked = [_rank(mode, d, lx)[:limit] for d, lx in zip(dense, lexical)]
+        documents = self.store.get_documents([r[0] for hits in ranked for r in hits])
         return [
             [
                 Hit(
                     rank,
                     score,
-                    d,
-                    documents[d].text,
-                    documents[d].source,
-                    documents[d].line,
-                    documents[d].metadata,
+                    doc_id,
+                    documents[doc_id].text,
+                    documents[doc_id].source,
+                    documents[doc_id].line,
+                    documents[doc_id].metadata,
+                    ranks.get("dense"),
+                    ranks.get("lexical"),
                 )
-                for rank, (d, score) in enumerate(
-                    ((d, s) for d, s in ranked if d in documents), start=1
+                for rank, (doc_id, score, ranks) in enumerate(
+                    (r for r in hits if r[0] in documents), start=1
                 )
             ]
-            for ranked in best
+            for hits in ranked
         ]
 
     def _best_documents(
-        self, vectors: VectorIndex, embedding: np.ndarray, limit: int
+        self,
+        vectors: VectorIndex,
+        embedding: np.ndarray,
+        limit: int,
+        allowed: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """Top documents by best chunk score, fetching more chunks until `limit` documents."""
         fetch = limit * 2
+        available = len(vectors) if allowed is None else len(allowed)
         while True:
-            scores, ids = vectors.search(embedding[None, :], fetch)
+            scores, ids = vectors.search(embedding[None, :], fetch, allowed)
             valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
             owner = self.store.documents_for_chunks([i for i, _ in valid])
             best: dict[int, float] = {}
@@ -301,7 +353,7 @@ class Index:
                 doc_id = owner.get(chunk_id)
                 if doc_id is not None and doc_id not in best:
                     best[doc_id] = score
-            if len(best) >= limit or fetch >= len(vectors):
+            if len(best) >= limit or fetch >= available:
                 return list(best.items())[:limit]
             fetch *= 4
 
@@ -389,6 +441,24 @@ class Index:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def hybrid_candidates(limit: int) -> int:
+    """How deep each side is read before fusion; see bench/RESULTS.md for the measurement."""
+    return max(50, 5 * limit)
+
+
+def _rank(
+    mode: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+) -> list[tuple[int, float, dict[str, int]]]:
+    """(doc id, score, ranks by side) best first, for one query in the given mode."""
+    if mode == "dense":
+        return [(d, s, {"dense": r}) for r, (d, s) in enumerate(dense, start=1)]
+    if mode == "lexical":
+        return [(d, s, {"lexical": r}) for r, (d, s) in enumerate(lexical, start=1)]
+    return reciprocal_rank_fusion(
+        {"dense": [d for d, _ in dense], "lexical": [d for d, _ in lexical]}
+    )
 
 
 def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from .errors import IndexCorrupt
+from .errors import IndexCorrupt, InvalidQuery
+from .filters import Filter
+from .lexical import FTS_TOKENIZER
+from .text import lexical_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATABASE_FILE = "documents.db"
 
 
@@ -86,6 +89,12 @@ class DocumentStore:
             )
         if version == SCHEMA_VERSION:
             return
+        if version < 1:
+            self._create_v1()
+        if version < 2:
+            self._add_keyword_index()
+
+    def _create_v1(self) -> None:
         with self.db.atomic():
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -115,7 +124,21 @@ class DocumentStore:
             self.db.execute("CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id)")
             self.db.execute("CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash)")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("PRAGMA user_version = 1")
+
+    def _add_keyword_index(self) -> None:
+        """Schema 2: an FTS5 table over each document's lexical key, rowid = document id."""
+        with self.db.atomic():
+            self.db.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(key,"
+                f' tokenize="{FTS_TOKENIZER}")'
+            )
+            for doc_id, text in self.db.execute("SELECT id, text FROM documents").fetchall():
+                self.db.execute(
+                    "INSERT INTO documents_fts (rowid, key) VALUES (?, ?)",
+                    [doc_id, lexical_key(text)],
+                )
+            self.db.execute("PRAGMA user_version = 2")
 
     @property
     def generation(self) -> int:
@@ -178,6 +201,10 @@ class DocumentStore:
                     ],
                 )
                 doc_id = cursor.lastrowid
+                self.db.execute(
+                    "INSERT INTO documents_fts (rowid, key) VALUES (?, ?)",
+                    [doc_id, lexical_key(document.text)],
+                )
                 for position, chunk in enumerate(document.chunks):
                     vector = np.ascontiguousarray(chunk.vector, dtype=np.float32)
                     cursor = self.db.execute(
@@ -240,6 +267,36 @@ class DocumentStore:
             for doc_id, text, source, line, metadata in rows:
                 found[doc_id] = StoredDocument(doc_id, text, source, line, json.loads(metadata))
         return found
+
+    def keyword_search(
+        self, match: str, limit: int, where: Filter | None = None
+    ) -> list[tuple[int, float]]:
+        """(document id, BM25 score; higher is better) of the best FTS5 matches, filtered in SQL.
+
+        `match` is an FTS5 expression; a malformed one (from --raw-fts) is InvalidQuery.
+        """
+        clause, params = where.sql() if where else ("1", [])
+        try:
+            rows = self.db.execute(
+                "SELECT documents.id, -bm25(documents_fts) FROM documents_fts"
+                " JOIN documents ON documents.id = documents_fts.rowid"
+                f" WHERE documents_fts MATCH ? AND {clause}"
+                " ORDER BY bm25(documents_fts) LIMIT ?",
+                [match, *params, limit],
+            ).fetchall()
+        except sqlite3.OperationalError as e:
+            raise InvalidQuery(f"invalid full-text query {match!r} ({e})") from None
+        return [(int(doc_id), float(score)) for doc_id, score in rows]
+
+    def chunk_ids_where(self, where: Filter) -> np.ndarray:
+        """Ids of the chunks of documents that pass the filter."""
+        clause, params = where.sql()
+        rows = self.db.execute(
+            "SELECT chunks.id FROM chunks JOIN documents ON documents.id = chunks.doc_id"
+            f" WHERE {clause}",
+            params,
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its document count."""

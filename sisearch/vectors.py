@@ -54,10 +54,22 @@ class VectorIndex:
                 np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
             )
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query; ids of -1 mark missing results."""
-        k = max(1, min(k, len(self)))
-        return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query; ids of -1 mark missing results.
+
+        With `allowed`, only those ids are considered, inside the search itself, so a
+        filter never shortens the list while enough allowed vectors exist.
+        """
+        import faiss
+
+        k = max(1, min(k, len(self) if allowed is None else len(allowed)))
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            return self._index.search(queries, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader sees the old file or the new one, never half of one."""

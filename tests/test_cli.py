@@ -13,7 +13,18 @@ from click.testing import CliRunner
 from sisearch.cli import cli
 from tests.conftest import CORPUS, CORPUS_JSONL
 
-HIT_FIELDS = {"query", "rank", "score", "doc_id", "text", "source", "line", "metadata"}
+HIT_FIELDS = {
+    "query",
+    "rank",
+    "score",
+    "doc_id",
+    "text",
+    "source",
+    "line",
+    "metadata",
+    "dense_rank",
+    "lexical_rank",
+}
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def brute_force(encoder, texts: list[str], query: str) -> tuple[np.ndarray, np.n
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_search_agrees_with_brute_force(corpus_index: Index, tiny_encoder, corpus_lines, query):
-    hits = corpus_index.search(query, limit=10)
+    hits = corpus_index.search(query, limit=10, mode="dense")
     order, scores = brute_force(tiny_encoder, corpus_lines, query)
     assert len(hits) == 10
     for hit, expected in zip(hits, order[:10]):
@@ -59,7 +59,7 @@ def test_search_order_matches_sentence_transformers_semantic_search(
     for query in QUERIES:
         q = tiny_encoder.model.encode([normalize(query)], convert_to_tensor=True)
         expected = util.semantic_search(q, corpus, top_k=5)[0]
-        hits = corpus_index.search(query, limit=5)
+        hits = corpus_index.search(query, limit=5, mode="dense")
         assert [h.text for h in hits] == [texts[e["corpus_id"]] for e in expected]
         assert [h.score for h in hits] == pytest.approx([e["score"] for e in expected], abs=1e-5)
 
@@ -67,7 +67,7 @@ def test_search_order_matches_sentence_transformers_semantic_search(
 def test_hits_carry_source_line_and_metadata(tmp_path: Path, tiny_encoder) -> None:
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     index.add([Document("කොළඹ වරාය", source="news.jsonl", line=7, metadata={"topic": "port"})])
-    (hit,) = index.search("කොළඹ වරාය", limit=3)
+    (hit,) = index.search("කොළඹ වරාය", limit=3, mode="dense")
     assert (hit.rank, hit.text, hit.source, hit.line, hit.metadata) == (
         1,
         "කොළඹ වරාය",
@@ -76,7 +76,17 @@ def test_hits_carry_source_line_and_metadata(tmp_path: Path, tiny_encoder) -> No
         {"topic": "port"},
     )
     assert hit.score == pytest.approx(1.0, abs=1e-5)
-    assert set(hit.to_dict()) == {"rank", "score", "doc_id", "text", "source", "line", "metadata"}
+    assert set(hit.to_dict()) == {
+        "rank",
+        "score",
+        "doc_id",
+        "text",
+        "source",
+        "line",
+        "metadata",
+        "dense_rank",
+        "lexical_rank",
+    }
 
 
 def test_zwj_spellings_give_the_same_vector(tiny_encoder) -> None:
@@ -134,7 +144,7 @@ def test_long_passage_is_chunked_not_truncated_and_returned_once(tmp_path: Path,
         assert len(tiny_encoder.token_offsets([long_text[start:end]])[0]) <= limit
     assert rows[0][0] == 0 and rows[-1][1] == len(normalize(long_text))
     assert any("සීගිරිය" in normalize(long_text)[s:e] for s, e in rows[1:])
-    hits = index.search("සීගිරිය කාශ්‍යප රජු විසින් ඉදිකළ බලකොටුවකි.", limit=5)
+    hits = index.search("සීගිරිය කාශ්‍යප රජු විසින් ඉදිකළ බලකොටුවකි.", limit=5, mode="dense")
     assert [h.doc_id for h in hits] == [1, 2]
     assert hits[0].text == normalize(long_text)
 
@@ -144,8 +154,8 @@ def test_limit_larger_than_index(corpus_index: Index, corpus_lines) -> None:
 
 
 def test_search_many_equals_search(corpus_index: Index) -> None:
-    many = corpus_index.search_many(QUERIES, limit=3)
-    single = [corpus_index.search(q, limit=3) for q in QUERIES]
+    many = corpus_index.search_many(QUERIES, limit=3, mode="dense")
+    single = [corpus_index.search(q, limit=3, mode="dense") for q in QUERIES]
     # Batching pads queries to a common length, which moves scores in the last float digits.
     for batch_hits, one_hits in zip(many, single):
         assert [h.doc_id for h in batch_hits] == [h.doc_id for h in one_hits]

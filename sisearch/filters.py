@@ -1,0 +1,122 @@
+"""Metadata filters: parsed from `--where` or given as a dict, turned into parameterized SQL.
+
+Field names never reach the SQL text: they travel as JSON-path parameters, and values
+as ordinary parameters, so no filter can inject SQL.
+
+    topic = 'health' and year >= 2020
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidQuery
+
+COLUMNS = {"source", "line"}
+_OPERATORS = {
+    "=": "=",
+    "==": "=",
+    "!=": "!=",
+    "<>": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
+_CONDITION = re.compile(
+    r"""\s*(?P<field>[^\s=!<>'"]+)\s*(?P<op>==|!=|<>|<=|>=|=|<|>)\s*
+        (?:'(?P<single>(?:[^']|'')*)'|"(?P<double>(?:[^"]|"")*)"|(?P<number>-?\d+(?:\.\d+)?))\s*""",
+    re.VERBOSE,
+)
+_AND = re.compile(r"and\s", re.IGNORECASE)
+
+Value = str | int | float
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One comparison of a field (a metadata key, or `source` / `line`) with a value."""
+
+    field: str
+    op: str
+    value: Value | tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Conditions that all must hold."""
+
+    conditions: tuple[Condition, ...]
+
+    def sql(self, table: str = "documents") -> tuple[str, list[Any]]:
+        """A WHERE clause over `table` and its parameters."""
+        clauses, params = [], []
+        for c in self.conditions:
+            if c.field in COLUMNS:
+                subject, subject_params = f"{table}.{c.field}", []
+            else:
+                subject, subject_params = f"json_extract({table}.metadata, ?)", [_path(c.field)]
+            values = c.value if isinstance(c.value, tuple) else (c.value,)
+            if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                subject = f"CAST({subject} AS REAL)"
+            if isinstance(c.value, tuple):
+                clauses.append(f"{subject} IN ({','.join('?' * len(values))})")
+            else:
+                clauses.append(f"{subject} {c.op} ?")
+            params.extend(subject_params + list(values))
+        return " AND ".join(clauses) or "1", params
+
+
+def parse_where(text: str) -> Filter:
+    """Parse `field OP value [and field OP value]...`; InvalidQuery names what is wrong."""
+    conditions = []
+    position = 0
+    text = text.strip()
+    while True:
+        match = _CONDITION.match(text, position)
+        if not match:
+            raise InvalidQuery(
+                f"cannot read the filter at {text[position:]!r}: expected field OP value, e.g."
+                " topic = 'health' (OP is one of = != < <= > >=; quote text values)"
+            )
+        if match["number"] is not None:
+            number = match["number"]
+            value: Value = float(number) if "." in number else int(number)
+        elif match["single"] is not None:
+            value = match["single"].replace("''", "'")
+        else:
+            value = match["double"].replace('""', '"')
+        conditions.append(Condition(match["field"], _OPERATORS[match["op"]], value))
+        position = match.end()
+        if position >= len(text):
+            return Filter(tuple(conditions))
+        joiner = _AND.match(text, position)
+        if not joiner:
+            raise InvalidQuery(f"expected 'and' at {text[position:]!r} in the filter")
+        position = joiner.end()
+
+
+def as_filter(where: str | Mapping[str, Any] | Filter | None) -> Filter | None:
+    """A Filter from `--where` text, a {field: value or [values]} dict, or None."""
+    if where is None or isinstance(where, Filter):
+        return where
+    if isinstance(where, str):
+        return parse_where(where) if where.strip() else None
+    conditions = []
+    for field, value in where.items():
+        if '"' in field or not field:
+            raise InvalidQuery(f"invalid filter field {field!r}")
+        if isinstance(value, (list, tuple, set)):
+            conditions.append(Condition(field, "in", tuple(value)))
+        elif isinstance(value, (str, int, float)):
+            conditions.append(Condition(field, "=", value))
+        else:
+            raise InvalidQuery(f"filter value for {field!r} must be text, a number or a list")
+    return Filter(tuple(conditions))
+
+
+def _path(field: str) -> str:
+    return f'$."{field}"'
