@@ -342,7 +342,7 @@ class Index:
         allowed: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """Top documents by best chunk score, fetching more chunks until `limit` documents."""
-        fetch = limit * 2
+        fetch = limit
         available = len(vectors) if allowed is None else len(allowed)
         while True:
             scores, ids = vectors.search(embedding[None, :], fetch, allowed)
@@ -445,7 +445,7 @@ class Index:
 
 def hybrid_candidates(limit: int) -> int:
     """How deep each side is read before fusion; see bench/RESULTS.md for the measurement."""
-    return max(50, 5 * limit)
+    return max(100, 10 * limit)
 
 
 def _rank(

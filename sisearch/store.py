@@ -275,15 +275,24 @@ class DocumentStore:
 
         `match` is an FTS5 expression; a malformed one (from --raw-fts) is InvalidQuery.
         """
-        clause, params = where.sql() if where else ("1", [])
-        try:
-            rows = self.db.execute(
+        if where is None:
+            # Without a filter, skip the join: it would touch every matching row before the sort.
+            sql = (
+                "SELECT rowid, -bm25(documents_fts) FROM documents_fts"
+                " WHERE documents_fts MATCH ? ORDER BY bm25(documents_fts) LIMIT ?"
+            )
+            params: list[Any] = [match, limit]
+        else:
+            clause, where_params = where.sql()
+            sql = (
                 "SELECT documents.id, -bm25(documents_fts) FROM documents_fts"
                 " JOIN documents ON documents.id = documents_fts.rowid"
                 f" WHERE documents_fts MATCH ? AND {clause}"
-                " ORDER BY bm25(documents_fts) LIMIT ?",
-                [match, *params, limit],
-            ).fetchall()
+                " ORDER BY bm25(documents_fts) LIMIT ?"
+            )
+            params = [match, *where_params, limit]
+        try:
+            rows = self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError as e:
             raise InvalidQuery(f"invalid full-text query {match!r} ({e})") from None
         return [(int(doc_id), float(score)) for doc_id, score in rows]

@@ -250,3 +250,38 @@ def test_cli_modes_and_where(tmp_path: Path, tiny_model, monkeypatch) -> None:
     assert bad.exit_code == 2
     bad = runner.invoke(cli, ["query", '"open', "--raw-fts", "--mode", "lexical"])
     assert bad.exit_code == 1 and "invalid full-text query" in bad.output
+
+
+def test_retrieval_metrics_by_hand() -> None:
+    from sisearch.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
+
+    relevant = {"a": 2, "b": 1, "z": 1}
+    ranked = ["x", "a", "b", "y"]
+    # DCG = 2/log2(3) + 1/log2(4); ideal = 2/log2(2) + 1/log2(3) + 1/log2(4)
+    import math
+
+    expected = (2 / math.log2(3) + 0.5) / (2 + 1 / math.log2(3) + 0.5)
+    assert ndcg_at_k(ranked, relevant, 10) == pytest.approx(expected)
+    assert recall_at_k(ranked, relevant, 10) == pytest.approx(2 / 3)
+    assert recall_at_k(ranked, relevant, 2) == pytest.approx(1 / 3)
+    assert mrr_at_k(ranked, relevant, 10) == 0.5
+    assert mrr_at_k(ranked, relevant, 1) == 0.0
+    scores = score_rankings(
+        {"q1": ranked, "q2": ["a"], "unjudged": ["a"]}, {"q1": relevant, "q2": {"a": 1}}
+    )
+    assert scores["mrr@10"] == pytest.approx(0.75)
+
+
+def test_retrieval_set_is_complete() -> None:
+    from sisearch.evaluation import read_qrels, read_queries
+
+    root = Path(__file__).resolve().parent.parent / "corpora"
+    queries = read_queries(root / "queries.jsonl")
+    qrels = read_qrels(root / "qrels.tsv")
+    ids = {
+        json.loads(line)["id"] for line in (root / "sinhala_passages.jsonl").open(encoding="utf-8")
+    }
+    assert len(queries) >= 60 and set(qrels) == set(queries)
+    assert all(
+        doc in ids and grade in (1, 2) for judged in qrels.values() for doc, grade in judged.items()
+    )

@@ -1,0 +1,80 @@
+"""Retrieval metrics over BEIR-style queries.jsonl / qrels.tsv, for any index and search mode.
+
+Metrics follow trec_eval's definitions: nDCG@k with linear gains (grade / log2(rank + 1)),
+recall@k over documents with a grade above zero, MRR@k of the first relevant hit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .errors import CorpusError
+
+
+def read_queries(path: str | Path) -> dict[str, str]:
+    """{query id: text} from a BEIR queries.jsonl (`_id`, `text`)."""
+    queries = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                queries[str(record["_id"])] = record["text"]
+            except (ValueError, KeyError) as e:
+                raise CorpusError(
+                    f"{path}:{number}: expected a JSON object with _id and text ({e})"
+                ) from None
+    return queries
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """{query id: {document id: grade}} from a BEIR qrels.tsv (header, then id, id, grade)."""
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = csv.reader(f, delimiter="\t")
+        next(rows, None)
+        for number, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            try:
+                query_id, doc_id, grade = row[0], row[1], int(row[2])
+            except (IndexError, ValueError):
+                raise CorpusError(f"{path}:{number}: expected query-id, corpus-id, score") from None
+            qrels.setdefault(query_id, {})[doc_id] = grade
+    return qrels
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
+    gains = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    best = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return gains / best if best > 0 else 0.0
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
+    wanted = {d for d, grade in relevant.items() if grade > 0}
+    return len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if relevant.get(d, 0) > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def score_rankings(
+    rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], k: int = 10
+) -> dict[str, float]:
+    """Mean nDCG@k, recall@k and MRR@k over the queries that have judgements."""
+    judged = [q for q in rankings if q in qrels]
+    if not judged:
+        return {f"ndcg@{k}": 0.0, f"recall@{k}": 0.0, f"mrr@{k}": 0.0}
+    return {
+        f"ndcg@{k}": sum(ndcg_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
+        f"recall@{k}": sum(recall_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
+        f"mrr@{k}": sum(mrr_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
+    }
