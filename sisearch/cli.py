@@ -22,12 +22,13 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .corpus import STDIN, check_corpus_file, read_corpus, require_passages
+from .corpus import STDIN, read_corpus, require_passages
 from .encoder import DEFAULT_MODEL
 from .errors import IndexNotFound, SisearchError
 from .index import MODES, AddResult, Hit, Index
 from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
+from .onnx_encoder import PRECISIONS
 
 DEFAULT_INDEX = "default"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,6 +114,13 @@ def cli() -> None:
     help="Field holding the passage in .jsonl/.csv/.tsv files.",
 )
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Encoder precision when creating the index: int8 (default; about 4.5x faster than"
+    " PyTorch fp32, used only where it stays within cosine 0.99 of fp32) or fp32 (exact).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def index_command(
     paths: tuple[str, ...],
@@ -121,6 +129,7 @@ def index_command(
     model: str | None,
     text_field: str,
     batch_size: int,
+    precision: str | None,
     quiet: bool,
 ) -> None:
     """Add corpus files to an index, creating it if needed.
@@ -135,24 +144,40 @@ def index_command(
     """
     if paths.count(STDIN) > 1:
         raise click.UsageError("stdin (-) can be read only once")
+    # Every file is read ahead (encoding, format, emptiness) before anything is created.
+    stdin = None
     for path in paths:
-        if path != STDIN:
-            check_corpus_file(path)
+        documents = require_passages(read_corpus(path, text_field), path)
+        if path == STDIN:
+            stdin = documents
+        else:
+            documents.close()
     location = index_dir / index_name
     if Index.exists(location):
         index = Index.open(location, model=model)
+        recorded = index.manifest.encoder.precision
+        if precision and precision != recorded:
+            index.close()
+            raise click.UsageError(
+                f"--precision {precision}: the index at {location} encodes in {recorded};"
+                " the precision is chosen when an index is created"
+            )
     else:
         chosen = model or os.environ.get("SISEARCH_MODEL") or DEFAULT_MODEL
-        with _status(f"Loading model {chosen}", quiet):
-            index = Index.create(location, model=chosen)
+        with _status(f"Loading model {chosen} and preparing its encoder", quiet):
+            index = Index.create(location, model=chosen, precision=precision or "int8")
+        if not quiet:
+            click.echo(_engine_summary(location, index))
     with index:
         for path in paths:
-            documents = require_passages(read_corpus(path, text_field), path)
+            documents = stdin if path == STDIN else read_corpus(path, text_field)
             started = time.perf_counter()
             with _progress(path, _count_lines(path), quiet) as advance:
                 result = index.add(documents, batch_size=batch_size, progress=advance)
             if not quiet:
                 click.echo(_summary(path, result, time.perf_counter() - started))
+                for note in result.notes:
+                    click.echo(f"Note: {note}", err=True)
 
 
 @cli.command("query")
@@ -287,13 +312,28 @@ def list_command(index_dir: Path, as_json: bool) -> None:
 
 @cli.command("rebuild")
 @index_options
-def rebuild_command(index_name: str, index_dir: Path) -> None:
+@click.option(
+    "--encoder",
+    "export",
+    is_flag=True,
+    help="Also export the model to ONNX again (if the index's encoder folder was damaged).",
+)
+@click.option("--model", default=None, help="With --encoder: where the index's model is now.")
+def rebuild_command(index_name: str, index_dir: Path, export: bool, model: str | None) -> None:
     """Rebuild an index's vector file from its stored embeddings (no re-encoding).
 
     \b
       sisearch rebuild --index news
+      sisearch rebuild --index news --encoder --model ./models/si-encoder
     """
+    if model and not export:
+        raise click.UsageError("--model is used only with --encoder")
     with Index.open(index_dir / index_name) as index:
+        if export:
+            spec = index.export_encoder(model)
+            click.echo(
+                f"Exported the encoder of {index_dir / index_name}: {spec.engine} {spec.precision}"
+            )
         count = index.rebuild()
     click.echo(f"Rebuilt {index_dir / index_name}: {count} vectors")
 
@@ -330,6 +370,15 @@ def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
 
 def _rank_cell(rank: int | None) -> str:
     return "-" if rank is None else str(rank)
+
+
+def _engine_summary(location: Path, index: Index) -> str:
+    spec = index.manifest.encoder
+    model = index.manifest.model.name
+    text = f"Created {location}: model {model}, encoding with {spec.engine} {spec.precision}"
+    if spec.engine == "onnx" and spec.precision == "int8":
+        text += f" (mean cosine to fp32 {spec.agreement:.4f})"
+    return text + (f". Note: {spec.note}" if spec.note else "")
 
 
 def _summary(path: str, result: AddResult, seconds: float) -> str:

@@ -11,7 +11,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -72,14 +72,20 @@ def read_corpus(
         yield from _read(f, os.path.normpath(name), fmt, text_field)
 
 
-def require_passages(documents: Iterator[Document], source: str) -> Iterator[Document]:
-    """Pass documents through, raising EmptyCorpus if there were none."""
-    empty = True
-    for document in documents:
-        empty = False
-        yield document
-    if empty:
+def require_passages(documents: Iterator[Document], source: str) -> Generator[Document]:
+    """The same documents, after reading the first now: EmptyCorpus at once if there is none.
+
+    Reading ahead lets a caller refuse an empty corpus before it creates anything.
+    """
+    first = next(documents, None)
+    if first is None:
         raise EmptyCorpus(f"{source}: the corpus has no non-blank passages")
+    return _chain(first, documents)
+
+
+def _chain(first: Document, rest: Iterator[Document]) -> Generator[Document]:
+    yield first
+    yield from rest
 
 
 def _read(stream: BinaryIO, source: str, fmt: str, text_field: str) -> Iterator[Document]:

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from .errors import ModelLoadError, ModelMismatch
@@ -86,8 +86,59 @@ class ModelFingerprint:
             )
 
 
+class TextEncoder(Protocol):
+    """What the index needs of an encoder; `Encoder` (PyTorch) and `OnnxEncoder` provide it."""
+
+    name: str
+    engine: str
+    precision: str
+    dim: int
+    max_seq_length: int
+    query_prompt: str
+    document_prompt: str
+
+    @property
+    def max_passage_tokens(self) -> int: ...
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]: ...
+
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
+    ) -> np.ndarray: ...
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def probe(self) -> np.ndarray: ...
+
+
+def encode_in_slices(
+    run: Callable[[list[str], str, int], np.ndarray],
+    texts: Sequence[str],
+    prompt: str,
+    batch_size: int,
+    progress: ProgressCallback | None,
+    dim: int,
+) -> np.ndarray:
+    """Encode a slice of a few batches at a time with `run`, reporting progress after each."""
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    slice_size = batch_size * 4
+    parts = []
+    for start in range(0, len(texts), slice_size):
+        part = list(texts[start : start + slice_size])
+        parts.append(run(part, prompt, batch_size))
+        if progress is not None:
+            progress(len(part))
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
 class Encoder:
     """A loaded SentenceTransformer with the index's prompts; encodes normalized text."""
+
+    engine = "torch"
+    precision = "fp32"
 
     def __init__(
         self, model: Any, name: str, query_prompt: str = "", document_prompt: str = ""
@@ -126,46 +177,33 @@ class Encoder:
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
     ) -> np.ndarray:
         """Embed passages (already normalized and chunked) as unit float32 vectors."""
-        return self._encode(texts, self.document_prompt, batch_size, progress)
+        return encode_in_slices(
+            self._run, texts, self.document_prompt, batch_size, progress, self.dim
+        )
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed queries as unit float32 vectors; normalizes them exactly as passages were."""
-        return self._encode([normalize(t) for t in texts], self.query_prompt, batch_size, None)
+        return encode_in_slices(
+            self._run, [normalize(t) for t in texts], self.query_prompt, batch_size, None, self.dim
+        )
 
-    def _encode(
-        self,
-        texts: Sequence[str],
-        prompt: str,
-        batch_size: int,
-        progress: ProgressCallback | None,
-    ) -> np.ndarray:
-        import numpy as np
+    def probe(self) -> np.ndarray:
+        """This encoder's embedding of the fixed probe sentence."""
+        return self.encode_documents([PROBE_TEXT])[0]
 
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        # Longest first within a slice keeps padding low; a slice at a time feeds progress.
-        slice_size = batch_size * 4
-        parts = []
-        for start in range(0, len(texts), slice_size):
-            part = list(texts[start : start + slice_size])
-            parts.append(
-                self.model.encode(
-                    part,
-                    prompt=prompt or None,
-                    batch_size=batch_size,
-                    show_progress_bar=False,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                )
-            )
-            if progress is not None:
-                progress(len(part))
-        vectors = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
-        return vectors
+    def _run(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
 
     def fingerprint(self) -> ModelFingerprint:
         """This encoder's identity, as recorded in the index manifest."""
-        probe = self.encode_documents([PROBE_TEXT])[0]
+        probe = self.probe()
         pooling = getattr(self.model[1], "pooling_mode", None) if len(self.model) > 1 else None
         return ModelFingerprint(
             name=self.name,

@@ -22,6 +22,27 @@ MANIFEST_FILE = "manifest.json"
 
 
 @dataclass(frozen=True)
+class EncoderSpec:
+    """How the index encodes: engine ("onnx" or "torch"), precision, and the engine's probe.
+
+    `probe` is this engine's embedding of the probe sentence; an ONNX export that no
+    longer reproduces it has been replaced or damaged. `agreement` is the mean cosine
+    to PyTorch fp32 measured when the engine was chosen.
+    """
+
+    engine: str = "torch"
+    precision: str = "fp32"
+    probe: tuple[float, ...] = ()
+    agreement: float = 1.0
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["probe"] = [round(x, 7) for x in self.probe]
+        return data
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What an index is: how its vectors were made and which store generation they match."""
 
@@ -31,11 +52,17 @@ class Manifest:
     vectors_generation: int = 0
     created: str = ""
     format_version: int = FORMAT_VERSION
+    encoder: EncoderSpec = EncoderSpec()
 
     @classmethod
-    def new(cls, model: ModelFingerprint, normalization: str, index_type: str) -> Manifest:
+    def new(
+        cls, model: ModelFingerprint, normalization: str, index_type: str, encoder: EncoderSpec
+    ) -> Manifest:
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return cls(model, normalization, index_type, created=created)
+        return cls(model, normalization, index_type, created=created, encoder=encoder)
+
+    def with_encoder(self, encoder: EncoderSpec) -> Manifest:
+        return replace(self, encoder=encoder)
 
     def with_generation(self, generation: int) -> Manifest:
         return replace(self, vectors_generation=generation)
@@ -43,6 +70,7 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["model"] = self.model.to_dict()
+        data["encoder"] = self.encoder.to_dict()
         return data
 
     @classmethod
@@ -58,6 +86,8 @@ class Manifest:
                     " upgrade sisearch"
                 )
             data["model"] = ModelFingerprint.from_dict(data["model"])
+            spec = data.get("encoder", {})
+            data["encoder"] = EncoderSpec(**{**spec, "probe": tuple(spec.get("probe", ()))})
             return cls(**data)
         except (ValueError, KeyError, TypeError) as e:
             raise IndexCorrupt(f"{path}: unreadable manifest ({e})") from None

@@ -18,7 +18,7 @@ QUERIES = ["ශ්‍රී ලංකාවේ ඓතිහාසික ස්�
 
 @pytest.fixture
 def corpus_index(tmp_path: Path, tiny_encoder, corpus_lines: list[str]) -> Index:
-    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
     index.add(corpus_lines)
     return index
 
@@ -195,14 +195,39 @@ def test_other_model_is_refused_by_fingerprint(corpus_index: Index, other_tiny_m
         Index.open(corpus_index.path, model=other_tiny_model)
 
 
-def test_model_folder_changed_since_indexing_is_detected(
-    tmp_path: Path, tiny_model, other_tiny_model
-):
+def test_model_folder_changed_since_indexing(tmp_path: Path, tiny_model, other_tiny_model):
+    """The index answers from its own ONNX export; the changed folder is refused for adding."""
     import shutil
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)
     index = Index.create(tmp_path / "ix", model=str(folder))
+    index.add(["ලංකාව", "කොළඹ"])
+    expected = index.search("ලංකාව", mode="dense")
+    index.close()
+    shutil.rmtree(folder)
+    shutil.copytree(other_tiny_model, folder)
+    assert Index.open(tmp_path / "ix").search("ලංකාව", mode="dense") == expected
+    with pytest.raises(ModelMismatch):
+        Index.open(tmp_path / "ix", model=str(folder))
+
+
+def test_pytorch_index_detects_a_changed_model_folder(
+    tmp_path: Path, tiny_model, other_tiny_model, monkeypatch
+):
+    import shutil
+
+    from sisearch import onnx_encoder
+
+    def no_export(*args, **kwargs):
+        raise RuntimeError("exporter unavailable")
+
+    monkeypatch.setattr(onnx_encoder, "export_onnx", no_export)
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    index = Index.create(tmp_path / "ix", model=str(folder))
+    assert index.manifest.encoder.engine == "torch"
+    assert "exporter unavailable" in index.manifest.encoder.note
     index.add(["ලංකාව"])
     index.close()
     shutil.rmtree(folder)

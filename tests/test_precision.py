@@ -1,0 +1,131 @@
+"""The ONNX engine: int8 by default where it keeps quality, fp32 on request, recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sisearch import Index, ModelLoadError
+from sisearch.cli import cli
+from sisearch.text import normalize
+from tests.conftest import CORPUS
+
+
+@pytest.fixture
+def lines(corpus_lines: list[str]) -> list[str]:
+    return [normalize(line) for line in corpus_lines]
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_onnx_engine_agrees_with_pytorch_fp32(tmp_path, tiny_encoder, lines, precision):
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision=precision)
+    assert (index.manifest.encoder.engine, index.manifest.encoder.precision) == ("onnx", precision)
+    fast = index.encoder.encode_documents(lines)
+    exact = tiny_encoder.encode_documents(lines)
+    cosines = (fast * exact).sum(axis=1)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.98
+    if precision == "fp32":
+        np.testing.assert_allclose(fast, exact, atol=1e-5)
+    queries = ["ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන", "සෞඛ්‍ය සේවා"]
+    q_fast, q_exact = index.encoder.encode_queries(queries), tiny_encoder.encode_queries(queries)
+    assert ((q_fast * q_exact).sum(axis=1) >= 0.99).all()
+
+
+def test_token_offsets_match_the_model_tokenizer(tmp_path, tiny_encoder, lines) -> None:
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    assert index.encoder.token_offsets(lines) == tiny_encoder.token_offsets(lines)
+    assert index.encoder.max_passage_tokens == tiny_encoder.max_passage_tokens
+
+
+def test_int8_index_finds_each_passage_by_its_own_text(tmp_path, tiny_encoder, lines) -> None:
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(lines)
+    for text in lines[::25]:
+        assert index.search(text, limit=1, mode="dense")[0].text == text
+
+
+def test_precision_is_recorded_and_honoured_after_reopening(tmp_path, tiny_model) -> None:
+    index = Index.create(tmp_path / "ix", model=tiny_model, precision="fp32")
+    index.add(["කොළඹ වරාය"])
+    index.close()
+    manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    assert manifest["encoder"]["precision"] == "fp32" and manifest["encoder"]["engine"] == "onnx"
+    reopened = Index.open(tmp_path / "ix")
+    assert reopened.encoder.precision == "fp32"
+    assert reopened.info()["precision"] == "fp32"
+
+
+def test_int8_that_drifts_on_the_users_passages_falls_back_to_fp32(
+    tmp_path, tiny_encoder, lines, monkeypatch
+) -> None:
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    assert index.manifest.encoder.precision == "int8"
+    monkeypatch.setattr("sisearch.index.MIN_MEAN_COSINE", 1.01)
+    result = index.add(lines[:20])
+    assert index.manifest.encoder.precision == "fp32"
+    assert result.notes and "too far from fp32" in result.notes[0]
+    stored = np.vstack([v for _, v in index.store.iter_embeddings()])
+    np.testing.assert_allclose(stored, tiny_encoder.encode_documents(lines[:20]), atol=1e-5)
+
+
+def test_int8_that_drifts_on_the_check_sentences_is_never_used(
+    tmp_path, tiny_encoder, monkeypatch
+) -> None:
+    monkeypatch.setattr("sisearch.onnx_encoder.MIN_MEAN_COSINE", 1.01)
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    assert index.manifest.encoder.precision == "fp32"
+    assert "too far from fp32" in index.manifest.encoder.note
+
+
+def test_damaged_export_is_a_clear_error_and_rebuild_encoder_repairs_it(
+    tmp_path, tiny_model, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["index", str(CORPUS), "--model", tiny_model, "-q"]).exit_code == 0
+    (tmp_path / "indexes" / "default" / "encoder" / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match="rebuild --encoder"):
+        Index.open(tmp_path / "indexes" / "default").search("ලංකාව", mode="dense")
+    result = runner.invoke(cli, ["query", "ලංකාව"])
+    assert result.exit_code == 1 and "sisearch rebuild --encoder" in result.output
+    result = runner.invoke(cli, ["rebuild", "--encoder"])
+    assert result.exit_code == 0, result.output
+    assert "Exported the encoder of indexes/default: onnx int8" in result.output
+    assert runner.invoke(cli, ["query", "ලංකාව", "--json"]).exit_code == 0
+
+
+def test_precision_of_an_existing_index_cannot_change(tmp_path, tiny_model, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    created = runner.invoke(cli, ["index", str(CORPUS), "--model", tiny_model])
+    assert "encoding with onnx int8 (mean cosine to fp32" in created.output
+    result = runner.invoke(cli, ["index", str(CORPUS), "--precision", "fp32"])
+    assert (
+        result.exit_code == 2
+        and "the precision is chosen when an index is created" in result.output
+    )
+
+
+def test_query_process_never_imports_torch(tmp_path, tiny_model, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (
+        CliRunner().invoke(cli, ["index", str(CORPUS), "--model", tiny_model, "-q"]).exit_code == 0
+    )
+    code = (
+        "import sys; from sisearch.cli import main\n"
+        "sys.argv = ['sisearch', 'query', 'ලංකාව', '--json', '-k', '2']\n"
+        "try: main()\nexcept SystemExit as e: assert not e.code, e.code\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
