@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .corpus import STDIN, read_corpus, require_passages
+from .corpus import STDIN, read_corpus, require_passages, source_name
 from .encoder import DEFAULT_MODEL
 from .errors import IndexNotFound, SisearchError
 from .index import MODES, AddResult, Hit, Index
@@ -113,7 +113,17 @@ def cli() -> None:
     show_default=True,
     help="Field holding the passage in .jsonl/.csv/.tsv files.",
 )
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Passages per encoder call (default: 8 with ONNX, 32 with PyTorch).",
+)
+@click.option(
+    "--sync",
+    is_flag=True,
+    help="Make the index match each file: passages gone from it are deleted, new ones added,"
+    " unchanged ones left alone (not re-encoded).",
+)
 @click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
@@ -128,8 +138,9 @@ def index_command(
     index_dir: Path,
     model: str | None,
     text_field: str,
-    batch_size: int,
+    batch_size: int | None,
     precision: str | None,
+    sync: bool,
     quiet: bool,
 ) -> None:
     """Add corpus files to an index, creating it if needed.
@@ -141,6 +152,7 @@ def index_command(
     \b
       sisearch index corpora/sinhala_passages.txt --model models/si-encoder
       cat news.jsonl | sisearch index - --index news
+      sisearch index news.txt --index news --sync
     """
     if paths.count(STDIN) > 1:
         raise click.UsageError("stdin (-) can be read only once")
@@ -173,7 +185,12 @@ def index_command(
             documents = stdin if path == STDIN else read_corpus(path, text_field)
             started = time.perf_counter()
             with _progress(path, _count_lines(path), quiet) as advance:
-                result = index.add(documents, batch_size=batch_size, progress=advance)
+                if sync:
+                    result = index.sync(
+                        documents, source_name(path), batch_size=batch_size, progress=advance
+                    )
+                else:
+                    result = index.add(documents, batch_size=batch_size, progress=advance)
             if not quiet:
                 click.echo(_summary(path, result, time.perf_counter() - started))
                 for note in result.notes:
@@ -310,6 +327,26 @@ def list_command(index_dir: Path, as_json: bool) -> None:
     Console().print(table)
 
 
+@cli.command("delete")
+@index_options
+@click.option("--id", "doc_ids", type=int, multiple=True, help="A document id (repeatable).")
+@click.option("--source", help="Delete every document read from this file (as indexed).")
+def delete_command(
+    index_name: str, index_dir: Path, doc_ids: tuple[int, ...], source: str | None
+) -> None:
+    """Delete documents by id or by source file; their vectors go too.
+
+    \b
+      sisearch delete --id 12 --id 40
+      sisearch delete --source corpora/old.txt
+    """
+    if not doc_ids and source is None:
+        raise click.UsageError("give --id and/or --source")
+    with Index.open(index_dir / index_name) as index:
+        count = index.delete(doc_ids, source=None if source is None else source_name(source))
+    click.echo(f"Deleted {count} document{'s' if count != 1 else ''} from {index_dir / index_name}")
+
+
 @cli.command("rebuild")
 @index_options
 @click.option(
@@ -388,6 +425,8 @@ def _summary(path: str, result: AddResult, seconds: float) -> str:
         f" {result.documents_skipped} already indexed; {result.chunks_encoded} chunks encoded"
         f" in {seconds:.1f} s ({rate:.1f}/s)"
     )
+    if result.documents_removed:
+        text += f"; {result.documents_removed} removed (no longer in the file)"
     if result.repaired:
         text += f"; repaired mojibake in {result.repaired} passages"
     return text

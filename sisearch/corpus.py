@@ -69,7 +69,13 @@ def read_corpus(
         return
     check_corpus_file(name)
     with open(name, "rb") as f:
-        yield from _read(f, os.path.normpath(name), fmt, text_field)
+        yield from _read(f, source_name(name), fmt, text_field)
+
+
+def source_name(path: str | os.PathLike[str]) -> str:
+    """The `source` recorded for documents read from `path` ("-" is stdin)."""
+    name = os.fspath(path)
+    return STDIN_SOURCE if name == STDIN else os.path.normpath(name)
 
 
 def require_passages(documents: Iterator[Document], source: str) -> Generator[Document]:

@@ -39,5 +39,9 @@ class ModelMismatch(SisearchError):
     """The encoder given is not the one the index was built with."""
 
 
+class DocumentNotFound(SisearchError):
+    """No document matches what was asked for (a delete by id or source)."""
+
+
 class InvalidQuery(SisearchError):
     """A search request is malformed (empty query, limit below 1, ...)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from .corpus import Document
 from .encoder import DEFAULT_MODEL, Encoder, TextEncoder, load_encoder
-from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
+from .errors import DocumentNotFound, IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .filters import Filter, as_filter
 from .fusion import reciprocal_rank_fusion
 from .lexical import fts_query
@@ -70,7 +70,8 @@ class Hit:
 
 @dataclass
 class AddResult:
-    """What `Index.add` did: passages seen, documents and chunks added, encodings done."""
+    """What `Index.add` or `Index.sync` did: passages seen, documents and chunks added,
+    encodings done, documents removed (sync only), mojibake repairs, and notes."""
 
     passages: int = 0
     documents_added: int = 0
@@ -78,6 +79,7 @@ class AddResult:
     chunks_added: int = 0
     chunks_encoded: int = 0
     repaired: int = 0
+    documents_removed: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -225,35 +227,113 @@ class Index:
         self,
         items: Iterable[str | Document],
         *,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> AddResult:
         """Add passages (strings or Documents); returns what was added.
 
-        A passage already in the index from the same source is skipped, and a chunk
-        whose text is already stored reuses its embedding, so re-adding a corpus
-        encodes nothing. Holds the index's write lock throughout (IndexBusy if
-        another process has it). `progress` is called with the number of passages
-        handled after each group.
+        A passage already in the index from the same source is skipped (its line
+        number updated if it moved), and a chunk whose text is already stored reuses
+        its embedding, so re-adding a corpus encodes nothing. Holds the index's write
+        lock throughout (IndexBusy if another process has it). `progress` is called
+        with the number of passages handled after each group.
         """
-        result = AddResult()
         with self._lock:
-            vectors = self._fresh_vectors()
-            start_generation = self.store.generation
-            try:
-                for group in _groups(_as_documents(items), GROUP_SIZE):
-                    ids, embeddings = self._add_group(group, batch_size, result)
-                    vectors.add(ids, embeddings)
-                    self._vectors_generation = self.store.generation
-                    if progress is not None:
-                        progress(len(group))
-            finally:
-                if self.store.generation != start_generation:
-                    self._save_vectors()
+            return self._add(items, batch_size, progress, None)
+
+    def sync(
+        self,
+        items: Iterable[Document],
+        source: str,
+        *,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> AddResult:
+        """Make the index hold exactly `items` for `source` (say, a file's current passages).
+
+        New passages are added, passages no longer there are deleted, unchanged ones
+        are left alone and not re-encoded. Every item must come from `source`.
+        Interrupted, it leaves extra passages at worst; running it again finishes it.
+        """
+
+        def checked() -> Iterator[Document]:
+            for item in items:
+                if item.source != source:
+                    raise InvalidQuery(f"sync of {source!r} got a passage from {item.source!r}")
+                yield item
+
+        seen: set[str] = set()
+        with self._lock:
+            result = self._add(checked(), batch_size, progress, seen)
+            stale = [
+                d for d, digest in self.store.documents_of_source(source) if digest not in seen
+            ]
+            result.documents_removed = self._delete(stale)
+        return result
+
+    def delete(self, doc_ids: Iterable[int] = (), *, source: str | None = None) -> int:
+        """Delete documents by id and/or every document from `source`; returns how many.
+
+        Raises DocumentNotFound if nothing matches.
+        """
+        with self._lock:
+            wanted = set(doc_ids)
+            found = set(self.store.get_documents(sorted(wanted)))
+            if wanted - found:
+                missing = ", ".join(map(str, sorted(wanted - found)))
+                raise DocumentNotFound(f"No document with id {missing} in {self.path}")
+            if source is not None:
+                from_source = {d for d, _ in self.store.documents_of_source(source)}
+                if not from_source:
+                    raise DocumentNotFound(f"No documents from source {source!r} in {self.path}")
+                found |= from_source
+            return self._delete(sorted(found))
+
+    def _delete(self, doc_ids: Sequence[int]) -> int:
+        if not doc_ids:
+            return 0
+        vectors = self._fresh_vectors()
+        chunk_ids = self.store.delete_documents(doc_ids)
+        try:
+            vectors.remove(chunk_ids)
+            self._vectors_generation = self.store.generation
+        finally:
+            self._save_vectors_if_current()
+        return len(doc_ids)
+
+    def _save_vectors_if_current(self) -> None:
+        """Save the in-memory vectors if they match the store; else the next open rebuilds."""
+        if self._vectors is not None and self._vectors_generation == self.store.generation:
+            self._save_vectors()
+
+    def _add(
+        self,
+        items: Iterable[str | Document],
+        batch_size: int | None,
+        progress: ProgressCallback | None,
+        seen: set[str] | None,
+    ) -> AddResult:
+        result = AddResult()
+        vectors = self._fresh_vectors()
+        start_generation = self.store.generation
+        try:
+            for group in _groups(_as_documents(items), GROUP_SIZE):
+                ids, embeddings = self._add_group(group, batch_size, result, seen)
+                vectors.add(ids, embeddings)
+                self._vectors_generation = self.store.generation
+                if progress is not None:
+                    progress(len(group))
+        finally:
+            if self.store.generation != start_generation:
+                self._save_vectors_if_current()
         return result
 
     def _add_group(
-        self, group: list[Document], batch_size: int, result: AddResult
+        self,
+        group: list[Document],
+        batch_size: int | None,
+        result: AddResult,
+        seen: set[str] | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         result.passages += len(group)
         prepared: dict[tuple[str, str], NewDocument] = {}
@@ -268,7 +348,16 @@ class Index:
                 (document.source, digest),
                 NewDocument(text, document.source, document.line, dict(document.metadata), digest),
             )
+        if seen is not None:
+            seen.update(digest for _, digest in prepared)
         known = self.store.known_documents(prepared)
+        self.store.update_lines(
+            [
+                (doc.line, known[key][0])
+                for key, doc in prepared.items()
+                if key in known and known[key][1] != doc.line and doc.line is not None
+            ]
+        )
         new = [doc for key, doc in prepared.items() if key not in known]
         result.documents_skipped += len(group) - len(new)
         if not new:
@@ -291,7 +380,9 @@ class Index:
                 for s in spans
             ]
 
-    def _embed(self, documents: list[NewDocument], batch_size: int, result: AddResult) -> None:
+    def _embed(
+        self, documents: list[NewDocument], batch_size: int | None, result: AddResult
+    ) -> None:
         chunks = [(d, c) for d in documents for c in d.chunks]
         vectors = self.store.embeddings_by_hash(c.content_hash for _, c in chunks)
         missing: dict[str, str] = {}

@@ -152,18 +152,56 @@ class DocumentStore:
     def chunk_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def known_documents(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which (source, content_hash) pairs are already stored."""
+    def known_documents(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int | None]]:
+        """The stored (id, line) of each (source, content_hash) pair that is already stored."""
         keys = list(keys)
-        found: set[tuple[str, str]] = set()
+        found: dict[tuple[str, str], tuple[int, int | None]] = {}
         for part in _batches(keys, 400):
             clause = " OR ".join(["(source = ? AND content_hash = ?)"] * len(part))
             args = [value for key in part for value in key]
             rows = self.db.execute(
-                f"SELECT source, content_hash FROM documents WHERE {clause}", args
+                f"SELECT source, content_hash, id, line FROM documents WHERE {clause}", args
             )
-            found.update((source, digest) for source, digest in rows)
+            found.update(
+                ((source, digest), (doc_id, line)) for source, digest, doc_id, line in rows
+            )
         return found
+
+    def update_lines(self, changes: Sequence[tuple[int | None, int]]) -> None:
+        """Set (line, document id) pairs: a passage that moved in its file keeps its vectors."""
+        if changes:
+            with self.db.atomic():
+                for line, doc_id in changes:
+                    self.db.execute("UPDATE documents SET line = ? WHERE id = ?", [line, doc_id])
+
+    def documents_of_source(self, source: str) -> list[tuple[int, str]]:
+        """(id, content_hash) of every document read from `source`."""
+        return self.db.execute(
+            "SELECT id, content_hash FROM documents WHERE source = ? ORDER BY id", [source]
+        ).fetchall()
+
+    def delete_documents(self, doc_ids: Sequence[int]) -> np.ndarray:
+        """Delete documents with their chunks and keyword rows in one transaction.
+
+        Returns the deleted chunk ids (for the vector index). Bumps the generation.
+        """
+        chunk_ids: list[int] = []
+        with self.db.atomic():
+            for part in _batches(list(doc_ids), 900):
+                marks = ",".join("?" * len(part))
+                chunk_ids.extend(
+                    r[0]
+                    for r in self.db.execute(
+                        f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part
+                    )
+                )
+                self.db.execute(f"DELETE FROM chunks WHERE doc_id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM documents_fts WHERE rowid IN ({marks})", part)
+                self.db.execute(f"DELETE FROM documents WHERE id IN ({marks})", part)
+            self._bump_generation()
+        return np.asarray(chunk_ids, dtype=np.int64)
 
     def embeddings_by_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored embeddings by chunk content hash, so equal text is never encoded twice."""

@@ -75,6 +75,13 @@ class VectorIndex:
                 np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
             )
 
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove vectors by id."""
+        import faiss
+
+        if len(ids):
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
