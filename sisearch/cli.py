@@ -29,6 +29,7 @@ from .index import MODES, AddResult, Hit, Index
 from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
 from .onnx_encoder import PRECISIONS
+from .vectors import KINDS
 
 DEFAULT_INDEX = "default"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -119,6 +120,14 @@ def cli() -> None:
     help="Passages per encoder call (default: 8 with ONNX, 32 with PyTorch).",
 )
 @click.option(
+    "--index-type",
+    type=click.Choice(KINDS),
+    default=None,
+    help="Vector index when creating: auto (default: exact below 50,000 chunks, IVF above),"
+    " flat (exact), ivf or hnsw. `sisearch rebuild --index-type` changes it later.",
+)
+@click.option("--compress", is_flag=True, help="Store IVF vectors in 8 bits (SQ8) when creating.")
+@click.option(
     "--sync",
     is_flag=True,
     help="Make the index match each file: passages gone from it are deleted, new ones added,"
@@ -140,6 +149,8 @@ def index_command(
     text_field: str,
     batch_size: int | None,
     precision: str | None,
+    index_type: str | None,
+    compress: bool,
     sync: bool,
     quiet: bool,
 ) -> None:
@@ -174,10 +185,22 @@ def index_command(
                 f"--precision {precision}: the index at {location} encodes in {recorded};"
                 " the precision is chosen when an index is created"
             )
+        if index_type or compress:
+            index.close()
+            raise click.UsageError(
+                "--index-type and --compress apply when an index is created; change an existing"
+                " one with: sisearch rebuild --index-type TYPE [--compress]"
+            )
     else:
         chosen = model or os.environ.get("SISEARCH_MODEL") or DEFAULT_MODEL
         with _status(f"Loading model {chosen} and preparing its encoder", quiet):
-            index = Index.create(location, model=chosen, precision=precision or "int8")
+            index = Index.create(
+                location,
+                model=chosen,
+                precision=precision or "int8",
+                index_type=index_type or "auto",
+                compress=compress,
+            )
         if not quiet:
             click.echo(_engine_summary(location, index))
     with index:
@@ -227,6 +250,9 @@ def index_command(
     help="Metadata filter, e.g. \"topic = 'health' and year >= 2020\"; fields are the"
     " jsonl/csv fields, or source and line.",
 )
+@click.option("--nprobe", type=click.IntRange(min=1), help="IVF cells to scan (default 32).")
+@click.option("--ef", type=click.IntRange(min=1), help="HNSW candidate list size (default 256).")
+@click.option("--mmap", is_flag=True, help="Memory-map the vector file instead of reading it.")
 @click.option(
     "--raw-fts",
     is_flag=True,
@@ -241,6 +267,9 @@ def query_command(
     queries: Any,
     mode: str,
     where: str | None,
+    nprobe: int | None,
+    ef: int | None,
+    mmap: bool,
     raw_fts: bool,
 ) -> None:
     """Search an index for the passages that best match TEXT.
@@ -258,8 +287,10 @@ def query_command(
     texts = [text] if text is not None else [q.strip() for q in queries if q.strip()]
     if not texts:
         raise click.UsageError("--queries has no non-blank lines")
-    with Index.open(index_dir / index_name) as index:
-        results = index.search_many(texts, limit, mode=mode, where=where, raw_fts=raw_fts)
+    with Index.open(index_dir / index_name, mmap=mmap) as index:
+        results = index.search_many(
+            texts, limit, mode=mode, where=where, raw_fts=raw_fts, nprobe=nprobe, ef=ef
+        )
     if as_json:
         for query, hits in zip(texts, results):
             for hit in hits:
@@ -356,12 +387,22 @@ def delete_command(
     help="Also export the model to ONNX again (if the index's encoder folder was damaged).",
 )
 @click.option("--model", default=None, help="With --encoder: where the index's model is now.")
-def rebuild_command(index_name: str, index_dir: Path, export: bool, model: str | None) -> None:
+@click.option("--index-type", type=click.Choice(KINDS), help="Rebuild as this kind of index.")
+@click.option("--compress/--no-compress", default=None, help="Store IVF vectors in 8 bits.")
+def rebuild_command(
+    index_name: str,
+    index_dir: Path,
+    export: bool,
+    model: str | None,
+    index_type: str | None,
+    compress: bool | None,
+) -> None:
     """Rebuild an index's vector file from its stored embeddings (no re-encoding).
 
     \b
       sisearch rebuild --index news
       sisearch rebuild --index news --encoder --model ./models/si-encoder
+      sisearch rebuild --index news --index-type hnsw
     """
     if model and not export:
         raise click.UsageError("--model is used only with --encoder")
@@ -371,8 +412,9 @@ def rebuild_command(index_name: str, index_dir: Path, export: bool, model: str |
             click.echo(
                 f"Exported the encoder of {index_dir / index_name}: {spec.engine} {spec.precision}"
             )
-        count = index.rebuild()
-    click.echo(f"Rebuilt {index_dir / index_name}: {count} vectors")
+        count = index.rebuild(index_type, compress)
+        kind = index.info()["vectors_kind"]
+    click.echo(f"Rebuilt {index_dir / index_name}: {count} vectors ({kind})")
 
 
 def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:

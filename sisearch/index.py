@@ -35,9 +35,18 @@ from .onnx_encoder import (
 )
 from .store import DATABASE_FILE, DocumentStore, NewChunk, NewDocument, content_hash
 from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, repair_mojibake
-from .vectors import FLAT, VECTORS_FILE, VectorIndex
+from .vectors import (
+    AUTO,
+    IVF,
+    RETRAIN_GROWTH,
+    VECTORS_FILE,
+    VectorIndex,
+    choose_kind,
+)
 
 GROUP_SIZE = 256
+# IVF cells are trained on up to this many stored embeddings (FAISS wants 39+ per cell).
+TRAINING_ROWS = 200_000
 SAMPLE_CHECK = 64
 ENCODER_FOLDER = "encoder"
 MODES = ("hybrid", "dense", "lexical")
@@ -100,6 +109,7 @@ class Index:
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
         self._lock = WriterLock(path)
+        self._mmap = False
 
     @classmethod
     def create(
@@ -108,6 +118,8 @@ class Index:
         model: str = DEFAULT_MODEL,
         *,
         precision: str = "int8",
+        index_type: str = AUTO,
+        compress: bool = False,
         query_prompt: str = "",
         document_prompt: str = "",
         encoder: Encoder | None = None,
@@ -120,11 +132,13 @@ class Index:
         its embeddings stay within cosine 0.99 of fp32, else fp32 is used, and an
         export that fails leaves PyTorch. The choice is recorded and used for every
         query. Raises IndexExists if an index is already there, ModelLoadError if the
-        model cannot be loaded.
+        model cannot be loaded. index_type: "auto" (exact search below 50,000 chunks, IVF
+        above), "flat", "ivf" or "hnsw"; compress stores IVF vectors in 8 bits.
         """
         path = Path(path)
         if precision not in PRECISIONS:
             raise InvalidQuery(f"precision must be one of {', '.join(PRECISIONS)}")
+        choose_kind(index_type, 0)  # validates the name
         if (path / MANIFEST_FILE).exists():
             raise IndexExists(f"An index already exists at {path}")
         reference = encoder or load_encoder(model, query_prompt, document_prompt)
@@ -134,7 +148,8 @@ class Index:
             if (path / MANIFEST_FILE).exists():
                 raise IndexExists(f"An index already exists at {path}")
             engine, spec = build_engine(reference, path / ENCODER_FOLDER, precision)
-            manifest = Manifest.new(fingerprint, NORMALIZATION_VERSION, FLAT, spec)
+            manifest = Manifest.new(fingerprint, NORMALIZATION_VERSION, index_type, spec)
+            manifest = manifest.with_vectors(index_type, compress, 0)
             DocumentStore(path / DATABASE_FILE, manifest.model.dim).close()
             manifest.write(path)
         index = cls(path, manifest)
@@ -143,9 +158,17 @@ class Index:
 
     @classmethod
     def open(
-        cls, path: str | Path, *, model: str | None = None, encoder: Encoder | None = None
+        cls,
+        path: str | Path,
+        *,
+        model: str | None = None,
+        encoder: Encoder | None = None,
+        mmap: bool = False,
     ) -> Index:
         """Open an existing index. The model is loaded on first use unless given here.
+
+        mmap: map the vector file into memory instead of reading it (large indexes;
+        searches only: a write reads it normally).
 
         A model given here (by name or as a loaded Encoder) is checked against the
         index's fingerprint at once: ModelMismatch if it would embed differently.
@@ -158,6 +181,7 @@ class Index:
                 f" this sisearch uses {NORMALIZATION_VERSION!r}. Rebuild it from its corpus."
             )
         index = cls(path, manifest)
+        index._mmap = mmap
         if encoder is not None or model is not None:
             fingerprint = manifest.model
             reference = encoder or load_encoder(
@@ -295,7 +319,10 @@ class Index:
         vectors = self._fresh_vectors()
         chunk_ids = self.store.delete_documents(doc_ids)
         try:
-            vectors.remove(chunk_ids)
+            if vectors.can_remove:
+                vectors.remove(chunk_ids)
+            else:  # an HNSW graph cannot drop nodes: rebuild it from the stored embeddings
+                self._vectors = self._build_from_store()
             self._vectors_generation = self.store.generation
         finally:
             self._save_vectors_if_current()
@@ -325,8 +352,24 @@ class Index:
                     progress(len(group))
         finally:
             if self.store.generation != start_generation:
+                self._refit_vectors(result)
                 self._save_vectors_if_current()
         return result
+
+    def _refit_vectors(self, result: AddResult) -> None:
+        """Switch the vector index's kind when growth calls for it (auto: exact to IVF), and
+        warn when an IVF index has outgrown the data its cells were trained on."""
+        if self._vectors is None or self._vectors_generation != self.store.generation:
+            return
+        count = self.store.chunk_count()
+        if choose_kind(self.manifest.index_type, count) != self._vectors.kind:
+            self._vectors = self._build_from_store()
+        elif self._vectors.kind == IVF and count > RETRAIN_GROWTH * self.manifest.trained_on:
+            result.notes.append(
+                f"the index has {count} vectors, over {RETRAIN_GROWTH}x the"
+                f" {self.manifest.trained_on} its IVF cells were trained on; run"
+                " `sisearch rebuild` to retrain them (no re-encoding)"
+            )
 
     def _add_group(
         self,
@@ -429,9 +472,17 @@ class Index:
         self.manifest = self.manifest.with_encoder(spec)
         self.manifest.write(self.path)
 
-    def rebuild(self) -> int:
-        """Rebuild the FAISS file from the stored embeddings; returns the vector count."""
+    def rebuild(self, index_type: str | None = None, compress: bool | None = None) -> int:
+        """Rebuild the FAISS file from the stored embeddings (retraining IVF cells), optionally
+        as another index type; returns the vector count. Never re-encodes."""
         with self._lock:
+            if index_type is not None or compress is not None:
+                choose_kind(index_type or self.manifest.index_type, 0)
+                self.manifest = self.manifest.with_vectors(
+                    index_type or self.manifest.index_type,
+                    self.manifest.compress if compress is None else compress,
+                    self.manifest.trained_on,
+                )
             self._vectors = self._build_from_store()
             self._vectors_generation = self.store.generation
             self._save_vectors()
@@ -447,9 +498,13 @@ class Index:
         mode: str = "hybrid",
         where: str | Mapping[str, Any] | Filter | None = None,
         raw_fts: bool = False,
+        nprobe: int | None = None,
+        ef: int | None = None,
     ) -> list[Hit]:
         """The `limit` best documents for `query`, best first; see `search_many`."""
-        return self.search_many([query], limit, mode=mode, where=where, raw_fts=raw_fts)[0]
+        return self.search_many(
+            [query], limit, mode=mode, where=where, raw_fts=raw_fts, nprobe=nprobe, ef=ef
+        )[0]
 
     def search_many(
         self,
@@ -459,6 +514,8 @@ class Index:
         mode: str = "hybrid",
         where: str | Mapping[str, Any] | Filter | None = None,
         raw_fts: bool = False,
+        nprobe: int | None = None,
+        ef: int | None = None,
     ) -> list[list[Hit]]:
         """Search several queries (dense side encoded in one batch); a list of hits per query.
 
@@ -467,7 +524,9 @@ class Index:
         "topic = 'health'" or {"topic": "health"}, applied inside each search, so
         `limit` hits come back whenever that many documents pass it. raw_fts: pass
         the query to FTS5 as an expression (operators and all) instead of as words.
-        Raises InvalidQuery for a bad limit, mode, filter or empty query.
+        nprobe / ef: IVF cells scanned / HNSW candidate list size (more is slower and
+        finds more of the exact neighbours). Raises InvalidQuery for a bad limit, mode,
+        filter or empty query.
         """
         if limit < 1:
             raise InvalidQuery(f"limit must be at least 1, not {limit}")
@@ -488,7 +547,9 @@ class Index:
             vectors = self._fresh_vectors()
             if len(vectors):
                 embeddings = self.encoder.encode_queries(queries)
-                dense = [self._best_documents(vectors, e, depth, allowed) for e in embeddings]
+                dense = [
+                    self._best_documents(vectors, e, depth, allowed, nprobe, ef) for e in embeddings
+                ]
         if mode in ("lexical", "hybrid"):
             for i, query in enumerate(queries):
                 match = query if raw_fts else fts_query(query)
@@ -522,22 +583,44 @@ class Index:
         embedding: np.ndarray,
         limit: int,
         allowed: np.ndarray | None = None,
+        nprobe: int | None = None,
+        ef: int | None = None,
     ) -> list[tuple[int, float]]:
-        """Top documents by best chunk score, fetching more chunks until `limit` documents."""
+        """Top documents by best chunk score, fetching more chunks until `limit` documents.
+
+        An approximate index searched under a filter can come back short (the allowed
+        vectors sit in unprobed cells or unvisited graph regions); then the allowed
+        chunks are scored exactly, so a filter never shortens the list.
+        """
         fetch = limit
         available = len(vectors) if allowed is None else len(allowed)
         while True:
-            scores, ids = vectors.search(embedding[None, :], fetch, allowed)
+            scores, ids = vectors.search(embedding[None, :], fetch, allowed, nprobe, ef)
             valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-            owner = self.store.documents_for_chunks([i for i, _ in valid])
-            best: dict[int, float] = {}
-            for chunk_id, score in valid:
-                doc_id = owner.get(chunk_id)
-                if doc_id is not None and doc_id not in best:
-                    best[doc_id] = score
+            if allowed is not None and len(valid) < min(fetch, available):
+                valid = self._exact_scores(embedding, allowed, fetch)
+            best = self._by_document(valid)
             if len(best) >= limit or fetch >= available:
                 return list(best.items())[:limit]
             fetch *= 4
+
+    def _exact_scores(
+        self, embedding: np.ndarray, allowed: np.ndarray, fetch: int
+    ) -> list[tuple[int, float]]:
+        ids, vectors = self.store.embeddings_of_chunks(allowed)
+        scores = vectors @ embedding
+        top = np.argsort(-scores, kind="stable")[:fetch]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def _by_document(self, chunks: list[tuple[int, float]]) -> dict[int, float]:
+        """Best score per document, in the order the chunks came (best first)."""
+        owner = self.store.documents_for_chunks([i for i, _ in chunks])
+        best: dict[int, float] = {}
+        for chunk_id, score in chunks:
+            doc_id = owner.get(chunk_id)
+            if doc_id is not None and doc_id not in best:
+                best[doc_id] = score
+        return best
 
     # Keeping FAISS in step with the store
 
@@ -551,7 +634,8 @@ class Index:
         file = self.path / VECTORS_FILE
         if manifest.vectors_generation == generation and file.exists():
             try:
-                vectors = VectorIndex.load(file)
+                mmap = self._mmap and not self._lock.held
+                vectors = VectorIndex.load(file, mmap, manifest.trained_on)
             except IndexCorrupt:
                 vectors = None
             if vectors is not None and len(vectors) != self.store.chunk_count():
@@ -575,9 +659,17 @@ class Index:
                 self._lock.release()
 
     def _build_from_store(self) -> VectorIndex:
-        vectors = VectorIndex.create(self.manifest.model.dim)
-        for ids, embeddings in self.store.iter_embeddings():
-            vectors.add(ids, embeddings)
+        """A vector index of the kind the index's size calls for, from the stored embeddings."""
+        count = self.store.chunk_count()
+        kind = choose_kind(self.manifest.index_type, count)
+        dim = self.manifest.model.dim
+        training = self.store.training_sample(TRAINING_ROWS) if kind == IVF else np.zeros((0, dim))
+        vectors = VectorIndex.build(
+            kind, dim, self.store.iter_embeddings(), training, count, self.manifest.compress
+        )
+        self.manifest = self.manifest.with_vectors(
+            self.manifest.index_type, self.manifest.compress, vectors.trained_on
+        )
         return vectors
 
     def _save_vectors(self) -> None:
@@ -607,6 +699,10 @@ class Index:
             "pooling": fingerprint.pooling,
             "normalization": self.manifest.normalization,
             "index_type": self.manifest.index_type,
+            "vectors_kind": self._fresh_vectors().kind,
+            "ivf_cells": self._fresh_vectors().cells,
+            "trained_on": self.manifest.trained_on,
+            "compress": self.manifest.compress,
             "engine": self.manifest.encoder.engine,
             "precision": self.manifest.encoder.precision,
             "fp32_agreement": self.manifest.encoder.agreement,

@@ -53,6 +53,8 @@ class Manifest:
     created: str = ""
     format_version: int = FORMAT_VERSION
     encoder: EncoderSpec = EncoderSpec()
+    compress: bool = False
+    trained_on: int = 0
 
     @classmethod
     def new(
@@ -63,6 +65,9 @@ class Manifest:
 
     def with_encoder(self, encoder: EncoderSpec) -> Manifest:
         return replace(self, encoder=encoder)
+
+    def with_vectors(self, index_type: str, compress: bool, trained_on: int) -> Manifest:
+        return replace(self, index_type=index_type, compress=compress, trained_on=trained_on)
 
     def with_generation(self, generation: int) -> Manifest:
         return replace(self, vectors_generation=generation)

@@ -189,7 +189,7 @@ class DocumentStore:
         """
         chunk_ids: list[int] = []
         with self.db.atomic():
-            for part in _batches(list(doc_ids), 900):
+            for part in _batches(_ints(doc_ids), 900):
                 marks = ",".join("?" * len(part))
                 chunk_ids.extend(
                     r[0]
@@ -284,10 +284,35 @@ class DocumentStore:
             yield ids, vectors.reshape(len(rows), self.dim)
             last = int(ids[-1])
 
+    def training_sample(self, rows: int) -> np.ndarray:
+        """About `rows` embeddings spread evenly over the store, to train IVF cells on."""
+        total = self.chunk_count()
+        step = max(1, total // max(rows, 1))
+        blobs = self.db.execute(
+            "SELECT embedding FROM chunks WHERE id % ? = 0 LIMIT ?", [step, rows]
+        ).fetchall()
+        if not blobs:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.frombuffer(b"".join(b[0] for b in blobs), dtype=np.float32).reshape(-1, self.dim)
+
+    def embeddings_of_chunks(self, chunk_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of these chunks, for exact search over a filtered subset."""
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for part in _batches(_ints(chunk_ids), 900):
+            marks = ",".join("?" * len(part))
+            for chunk_id, blob in self.db.execute(
+                f"SELECT id, embedding FROM chunks WHERE id IN ({marks})", part
+            ):
+                ids.append(chunk_id)
+                blobs.append(blob)
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), self.dim)
+        return np.asarray(ids, dtype=np.int64), vectors
+
     def documents_for_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Map chunk id -> document id for the chunks that still exist."""
         mapping: dict[int, int] = {}
-        for part in _batches(list(chunk_ids), 900):
+        for part in _batches(_ints(chunk_ids), 900):
             marks = ",".join("?" * len(part))
             rows = self.db.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part)
             mapping.update(rows)
@@ -296,7 +321,7 @@ class DocumentStore:
     def get_documents(self, doc_ids: Sequence[int]) -> dict[int, StoredDocument]:
         """The documents with these ids (missing ones are left out)."""
         found: dict[int, StoredDocument] = {}
-        for part in _batches(list(doc_ids), 900):
+        for part in _batches(_ints(doc_ids), 900):
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
                 f"SELECT id, text, source, line, metadata FROM documents WHERE id IN ({marks})",
@@ -356,6 +381,11 @@ class DocumentStore:
 
     def _vector(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, dtype=np.float32).copy()
+
+
+def _ints(values: Iterable[Any]) -> list[int]:
+    """Plain ints: sqlite3 binds a numpy integer as a blob, which silently matches nothing."""
+    return [int(v) for v in values]
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -156,7 +156,8 @@ def test_info_json(indexed, run, tiny_model) -> None:
         tiny_model,
         64,
     )
-    assert info["normalization"] == "si-1" and info["index_type"] == "flat"
+    assert info["normalization"] == "si-1" and info["index_type"] == "auto"
+    assert info["vectors_kind"] == "flat"
     assert info["database_bytes"] > 0 and info["vectors_bytes"] > 0
     assert "documents" in run("info").output
 
@@ -175,7 +176,10 @@ def test_list_without_indexes(run) -> None:
 def test_rebuild(indexed, run, tmp_path: Path) -> None:
     (tmp_path / "indexes" / "default" / "vectors.faiss").unlink()
     result = run("rebuild")
-    assert (result.exit_code, result.output.strip()) == (0, "Rebuilt indexes/default: 312 vectors")
+    assert (result.exit_code, result.output.strip()) == (
+        0,
+        "Rebuilt indexes/default: 312 vectors (flat)",
+    )
 
 
 @pytest.mark.parametrize(
