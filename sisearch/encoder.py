@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .errors import ModelLoadError, ModelMismatch
@@ -86,35 +86,6 @@ class ModelFingerprint:
             )
 
 
-class TextEncoder(Protocol):
-    """What the index needs of an encoder; `Encoder` (PyTorch) and `OnnxEncoder` provide it."""
-
-    name: str
-    engine: str
-    precision: str
-    batch_size: int
-    dim: int
-    max_seq_length: int
-    query_prompt: str
-    document_prompt: str
-
-    @property
-    def max_passage_tokens(self) -> int: ...
-
-    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]: ...
-
-    def encode_documents(
-        self,
-        texts: Sequence[str],
-        batch_size: int | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> np.ndarray: ...
-
-    def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray: ...
-
-    def probe(self) -> np.ndarray: ...
-
-
 def encode_in_slices(
     run: Callable[[list[str], str, int], np.ndarray],
     texts: Sequence[str],
@@ -143,45 +114,39 @@ def encode_in_slices(
     return out
 
 
-class Encoder:
-    """A loaded SentenceTransformer with the index's prompts; encodes normalized text."""
+class TextEncoder:
+    """What the index needs of an encoder; `Encoder` (PyTorch) and `OnnxEncoder` subclass it.
 
-    engine = "torch"
-    precision = "fp32"
-    batch_size = 32
+    Subclasses set the attributes and provide `token_offsets`, `special_tokens` and
+    `_run` (embed one slice of texts with a prompt); prompts, the chunk limit and
+    length-sorted slicing are shared here.
+    """
 
-    def __init__(
-        self, model: Any, name: str, query_prompt: str = "", document_prompt: str = ""
-    ) -> None:
-        self.model = model
-        self.name = name
-        self.query_prompt = query_prompt
-        self.document_prompt = document_prompt
-        dimension = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
-        dimension = dimension or model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        self.max_seq_length = int(model.max_seq_length)
-        self.tokenizer = model.tokenizer
+    name: str
+    engine: str
+    precision: str
+    batch_size: int
+    dim: int
+    max_seq_length: int
+    query_prompt: str
+    document_prompt: str
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character offsets of each text's tokens, without special tokens or truncation."""
+        raise NotImplementedError
+
+    def special_tokens(self) -> int:
+        """Special tokens the tokenizer adds to one text."""
+        raise NotImplementedError
+
+    def _run(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+        raise NotImplementedError
 
     @property
     def max_passage_tokens(self) -> int:
         """Tokens a passage may have before it must be chunked (special tokens, prompt excluded)."""
         prompt_tokens = len(self.token_offsets([self.document_prompt])[0])
-        specials = self.tokenizer.num_special_tokens_to_add(pair=False)
-        return max(8, self.max_seq_length - specials - prompt_tokens)
-
-    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        """Character offsets of each text's tokens, without special tokens or truncation."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(
-            list(texts),
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            truncation=False,
-            verbose=False,
-        )
-        return [[tuple(pair) for pair in offsets] for offsets in encoded["offset_mapping"]]
+        return max(8, self.max_seq_length - self.special_tokens() - prompt_tokens)
 
     def encode_documents(
         self,
@@ -213,6 +178,43 @@ class Encoder:
     def probe(self) -> np.ndarray:
         """This encoder's embedding of the fixed probe sentence."""
         return self.encode_documents([PROBE_TEXT])[0]
+
+
+class Encoder(TextEncoder):
+    """A loaded SentenceTransformer with the index's prompts; encodes normalized text."""
+
+    engine = "torch"
+    precision = "fp32"
+    batch_size = 32
+
+    def __init__(
+        self, model: Any, name: str, query_prompt: str = "", document_prompt: str = ""
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.query_prompt = query_prompt
+        self.document_prompt = document_prompt
+        dimension = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
+        dimension = dimension or model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+        self.max_seq_length = int(model.max_seq_length)
+        self.tokenizer = model.tokenizer
+
+    def special_tokens(self) -> int:
+        return int(self.tokenizer.num_special_tokens_to_add(pair=False))
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character offsets of each text's tokens, without special tokens or truncation."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=False,
+            verbose=False,
+        )
+        return [[tuple(pair) for pair in offsets] for offsets in encoded["offset_mapping"]]
 
     def _run(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
         return self.model.encode(

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .encoder import PROBE_TEXT, ProgressCallback, encode_in_slices
+from .encoder import TextEncoder
 from .errors import ModelLoadError
 from .manifest import EncoderSpec
 from .text import normalize
@@ -96,7 +96,7 @@ def export_onnx(model: Any, out: Path, precision: str) -> None:
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-class OnnxEncoder:
+class OnnxEncoder(TextEncoder):
     """Encodes like `Encoder`, with ONNX Runtime and the fast tokenizer only."""
 
     engine = "onnx"
@@ -136,44 +136,14 @@ class OnnxEncoder:
         self._splitter.no_truncation()
         self._splitter.no_padding()
 
-    @property
-    def max_passage_tokens(self) -> int:
-        prompt_tokens = len(self.token_offsets([self.document_prompt])[0])
-        return max(8, self.max_seq_length - self._specials - prompt_tokens)
+    def special_tokens(self) -> int:
+        return self._specials
 
     def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
             return []
         encodings = self._splitter.encode_batch(list(texts), add_special_tokens=False)
         return [[tuple(o) for o in e.offsets] for e in encodings]
-
-    def encode_documents(
-        self,
-        texts: Sequence[str],
-        batch_size: int | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> np.ndarray:
-        return encode_in_slices(
-            self._run,
-            texts,
-            self.document_prompt,
-            batch_size or self.batch_size,
-            progress,
-            self.dim,
-        )
-
-    def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        return encode_in_slices(
-            self._run,
-            [normalize(t) for t in texts],
-            self.query_prompt,
-            batch_size or self.batch_size,
-            None,
-            self.dim,
-        )
-
-    def probe(self) -> np.ndarray:
-        return self.encode_documents([PROBE_TEXT])[0]
 
     def _run(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
         import numpy as np

@@ -30,6 +30,9 @@ EXACT_LIMIT = 50_000
 DEFAULT_NPROBE = 32
 DEFAULT_EF = 256
 HNSW_NEIGHBOURS = 32
+# Measured at 1M clustered vectors: efConstruction 40 (FAISS's default) reached recall@10
+# 0.91 at efSearch 256 and 0.93 at 1024; 100 reaches 0.998 at 256, for twice the build time.
+HNSW_BUILD_EF = 100
 # FAISS parallelizes over queries; below this many, extra OpenMP threads only contend with
 # torch's still-spinning threads (measured here: a whole dense query on 100k vectors with
 # the tiny test encoder went from 8.0 to 2.5 ms).
@@ -105,6 +108,7 @@ class VectorIndex:
             index = cls.create(dim)
         elif kind == HNSW:
             graph = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+            graph.hnsw.efConstruction = HNSW_BUILD_EF
             graph.hnsw.efSearch = DEFAULT_EF
             index = cls(faiss.IndexIDMap2(graph), HNSW)
         elif kind == IVF:
