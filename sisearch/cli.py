@@ -464,8 +464,8 @@ def _summary(path: str, result: AddResult, seconds: float) -> str:
     rate = result.chunks_encoded / seconds if seconds > 0 else 0.0
     text = (
         f"{path}: {result.passages} passages, {result.documents_added} added,"
-        f" {result.documents_skipped} already indexed; {result.chunks_encoded} chunks encoded"
-        f" in {seconds:.1f} s ({rate:.1f}/s)"
+        f" {result.documents_skipped} already indexed or repeated;"
+        f" {result.chunks_encoded} chunks encoded in {seconds:.1f} s ({rate:.1f}/s)"
     )
     if result.documents_removed:
         text += f"; {result.documents_removed} removed (no longer in the file)"

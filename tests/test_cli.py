@@ -53,13 +53,18 @@ def json_lines(output: str) -> list[dict]:
 
 def test_index_creates_default_index_in_indexes(indexed, tmp_path: Path) -> None:
     assert (tmp_path / "indexes" / "default" / "manifest.json").exists()
-    assert "312 passages, 312 added, 0 already indexed; 312 chunks encoded" in indexed.output
+    assert (
+        "312 passages, 312 added, 0 already indexed or repeated; 312 chunks encoded"
+        in indexed.output
+    )
 
 
 def test_reindexing_adds_nothing(indexed, run) -> None:
     result = run("index", str(CORPUS))
     assert result.exit_code == 0
-    assert "312 passages, 0 added, 312 already indexed; 0 chunks encoded" in result.output
+    assert (
+        "312 passages, 0 added, 312 already indexed or repeated; 0 chunks encoded" in result.output
+    )
 
 
 def test_quiet_prints_nothing(run, tiny_model) -> None:

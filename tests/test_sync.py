@@ -143,7 +143,7 @@ def test_cli_delete_and_sync(tmp_path: Path, tiny_model, monkeypatch) -> None:
     corpus.write_text("ගාල්ල කොටුව\nයාපනය නල්ලූර් කෝවිල\nමහනුවර දළදා මාළිගාව\n", encoding="utf-8")
     result = runner.invoke(cli, ["index", "news.txt", "--sync"])
     assert result.exit_code == 0, result.output
-    assert "1 added, 2 already indexed; 1 chunks encoded" in result.output
+    assert "1 added, 2 already indexed or repeated; 1 chunks encoded" in result.output
     assert "1 removed (no longer in the file)" in result.output
     hits = [
         json.loads(line)
