@@ -426,10 +426,11 @@ def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
         table.add_column("dense", justify="right")
         table.add_column("keyword", justify="right")
     table.add_column("text", overflow="fold", ratio=3)
-    table.add_column("source", overflow="fold", ratio=1)
+    table.add_column("source", no_wrap=True, overflow="ellipsis", min_width=12)
     terms = query_terms(query)
     for hit in hits:
-        where = f"{hit.source}:{hit.line}" if hit.line is not None else hit.source
+        name = Path(hit.source).name or hit.source  # the full path is in --json
+        where = f"{name}:{hit.line}" if hit.line is not None else name
         text, spans = snippet(hit.text, match_spans(hit.text, terms))
         highlighted = Text(text)
         for start, end in spans:
