@@ -128,6 +128,18 @@ def cli() -> None:
 )
 @click.option("--compress", is_flag=True, help="Store IVF vectors in 8 bits (SQ8) when creating.")
 @click.option(
+    "--query-prompt",
+    default=None,
+    help='Text put before every query, e.g. "query: " for e5 models (when creating; default:'
+    " the model's own query prompt, if it has one).",
+)
+@click.option(
+    "--document-prompt",
+    default=None,
+    help='Text put before every passage, e.g. "passage: " (when creating; default: the'
+    " model's own).",
+)
+@click.option(
     "--sync",
     is_flag=True,
     help="Make the index match each file: passages gone from it are deleted, new ones added,"
@@ -151,6 +163,8 @@ def index_command(
     precision: str | None,
     index_type: str | None,
     compress: bool,
+    query_prompt: str | None,
+    document_prompt: str | None,
     sync: bool,
     quiet: bool,
 ) -> None:
@@ -185,11 +199,12 @@ def index_command(
                 f"--precision {precision}: the index at {location} encodes in {recorded};"
                 " the precision is chosen when an index is created"
             )
-        if index_type or compress:
+        if index_type or compress or query_prompt is not None or document_prompt is not None:
             index.close()
             raise click.UsageError(
-                "--index-type and --compress apply when an index is created; change an existing"
-                " one with: sisearch rebuild --index-type TYPE [--compress]"
+                "--index-type, --compress and the prompts apply when an index is created (a new"
+                " prompt means new vectors: build a new index); change the index type of an"
+                " existing one with: sisearch rebuild --index-type TYPE [--compress]"
             )
     else:
         chosen = model or os.environ.get("SISEARCH_MODEL") or DEFAULT_MODEL
@@ -200,6 +215,8 @@ def index_command(
                 precision=precision or "int8",
                 index_type=index_type or "auto",
                 compress=compress,
+                query_prompt=query_prompt,
+                document_prompt=document_prompt,
             )
         if not quiet:
             click.echo(_engine_summary(location, index))
@@ -458,6 +475,12 @@ def _engine_summary(location: Path, index: Index) -> str:
     text = f"Created {location}: model {model}, encoding with {spec.engine} {spec.precision}"
     if spec.engine == "onnx" and spec.precision == "int8":
         text += f" (mean cosine to fp32 {spec.agreement:.4f})"
+    fingerprint = index.manifest.model
+    if fingerprint.query_prompt or fingerprint.document_prompt:
+        text += (
+            f"; prompts: query {fingerprint.query_prompt!r},"
+            f" passage {fingerprint.document_prompt!r}"
+        )
     return text + (f". Note: {spec.note}" if spec.note else "")
 
 

@@ -242,8 +242,13 @@ class Encoder(TextEncoder):
         )
 
 
-def load_encoder(model: str, query_prompt: str = "", document_prompt: str = "") -> Encoder:
+def load_encoder(
+    model: str, query_prompt: str | None = None, document_prompt: str | None = None
+) -> Encoder:
     """Load a SentenceTransformer by hub id or local folder.
+
+    Prompts left as None come from the model's own named prompts ("query", and
+    "document" or "passage"), as models such as e5 define them; "" means none.
 
     Raises ModelLoadError with one line naming the model, the cause and the fix.
     A hub id is looked up in the local cache first, so a model used once before
@@ -273,7 +278,11 @@ def load_encoder(model: str, query_prompt: str = "", document_prompt: str = "") 
 
 
 def _load(
-    name: str, location: str, query_prompt: str, document_prompt: str, local_only: bool
+    name: str,
+    location: str,
+    query_prompt: str | None,
+    document_prompt: str | None,
+    local_only: bool,
 ) -> Encoder:
     _quiet_hugging_face()
     from sentence_transformers import SentenceTransformer
@@ -286,6 +295,11 @@ def _load(
             f"Cannot load model {name!r}: {cause}. Fix: pass --model a SentenceTransformer hub id"
             " or a folder saved with SentenceTransformer.save()."
         ) from e
+    own = getattr(model, "prompts", None) or {}
+    if query_prompt is None:
+        query_prompt = own.get("query", "")
+    if document_prompt is None:
+        document_prompt = own.get("document", own.get("passage", ""))
     return Encoder(model, name, query_prompt, document_prompt)
 
 

@@ -120,8 +120,8 @@ class Index:
         precision: str = "int8",
         index_type: str = AUTO,
         compress: bool = False,
-        query_prompt: str = "",
-        document_prompt: str = "",
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
         encoder: Encoder | None = None,
     ) -> Index:
         """Create an empty index at `path` for `model` (hub id or local folder).
@@ -134,6 +134,9 @@ class Index:
         query. Raises IndexExists if an index is already there, ModelLoadError if the
         model cannot be loaded. index_type: "auto" (exact search below 50,000 chunks, IVF
         above), "flat", "ivf" or "hnsw"; compress stores IVF vectors in 8 bits.
+        query_prompt / document_prompt: text put before every query / passage (e5's
+        "query: " and "passage: "); None takes the model's own named prompts. They are
+        part of the recorded fingerprint and applied automatically at query time.
         """
         path = Path(path)
         if precision not in PRECISIONS:
@@ -697,6 +700,8 @@ class Index:
             "dim": fingerprint.dim,
             "max_seq_length": fingerprint.max_seq_length,
             "pooling": fingerprint.pooling,
+            "query_prompt": fingerprint.query_prompt,
+            "document_prompt": fingerprint.document_prompt,
             "normalization": self.manifest.normalization,
             "index_type": self.manifest.index_type,
             "vectors_kind": self._fresh_vectors().kind,
