@@ -375,6 +375,74 @@ def list_command(index_dir: Path, as_json: bool) -> None:
     Console().print(table)
 
 
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure search quality."""
+
+
+@eval_group.command("retrieval")
+@index_options
+@click.option(
+    "--queries",
+    "queries_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="BEIR-style queries.jsonl (_id, text).",
+)
+@click.option(
+    "--qrels",
+    "qrels_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="BEIR-style qrels.tsv (query-id, corpus-id, score).",
+)
+@click.option(
+    "--mode",
+    "modes",
+    type=click.Choice(["all", *MODES]),
+    default="all",
+    show_default=True,
+    help="Search mode(s) to evaluate.",
+)
+@click.option(
+    "--id-field",
+    default="id",
+    show_default=True,
+    help="Metadata field holding the corpus id of each passage.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per mode and line.")
+def eval_retrieval_command(
+    index_name: str,
+    index_dir: Path,
+    queries_file: str,
+    qrels_file: str,
+    modes: str,
+    id_field: str,
+    as_json: bool,
+) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 of an index on judged queries, per search mode.
+
+    \b
+      sisearch eval retrieval --queries corpora/queries.jsonl --qrels corpora/qrels.tsv
+    """
+    from .evaluation import evaluate_index, read_qrels, read_queries
+
+    queries, qrels = read_queries(queries_file), read_qrels(qrels_file)
+    with Index.open(index_dir / index_name) as index:
+        results = evaluate_index(
+            index, queries, qrels, MODES if modes == "all" else (modes,), id_field
+        )
+    if as_json:
+        for mode, metrics in results.items():
+            click.echo(json.dumps({"mode": mode, **metrics}))
+        return
+    names = [m for m in next(iter(results.values())) if m != "queries"]
+    table = Table("mode", *names, title=f"{int(next(iter(results.values()))['queries'])} queries")
+    for mode, metrics in results.items():
+        table.add_row(mode, *(f"{metrics[n]:.4f}" for n in names))
+    Console().print(table)
+
+
 @cli.command("delete")
 @index_options
 @click.option("--id", "doc_ids", type=int, multiple=True, help="A document id (repeatable).")

@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import CorpusError
 
@@ -78,3 +79,38 @@ def score_rankings(
         f"recall@{k}": sum(recall_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
         f"mrr@{k}": sum(mrr_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
     }
+
+
+def evaluate_index(
+    index: Any,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+    modes: Sequence[str],
+    id_field: str = "id",
+    ks: Sequence[int] = (1, 5, 10),
+) -> dict[str, dict[str, float]]:
+    """Metrics per search mode for an index's rankings of the judged queries.
+
+    A hit's corpus id is its metadata field `id_field` (the jsonl/csv id), else its
+    document id. Returns {mode: {"recall@1": ..., "mrr@10": ..., "ndcg@10": ...}}.
+    """
+    judged = [q for q in queries if q in qrels]
+    if not judged:
+        raise CorpusError("no query in the queries file has judgements in the qrels file")
+    depth = max(max(ks), 10)
+    results: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        hits = index.search_many([queries[q] for q in judged], depth, mode=mode)
+        rankings = {
+            q: [str(h.metadata.get(id_field, h.doc_id)) for h in ranked]
+            for q, ranked in zip(judged, hits)
+        }
+        metrics = {}
+        for k in ks:
+            metrics[f"recall@{k}"] = score_rankings(rankings, qrels, k)[f"recall@{k}"]
+        metrics.update(
+            {k: v for k, v in score_rankings(rankings, qrels, 10).items() if k != "recall@10"}
+        )
+        metrics["queries"] = float(len(judged))
+        results[mode] = metrics
+    return results
