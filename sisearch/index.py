@@ -678,7 +678,9 @@ class Index:
     def _save_vectors(self) -> None:
         assert self._vectors is not None
         self._vectors.save(self.path / VECTORS_FILE)
-        self.manifest = self.manifest.with_generation(self._vectors_generation)
+        self.manifest = self.manifest.with_generation(
+            self._vectors_generation, self._vectors.kind, self._vectors.cells
+        )
         self.manifest.write(self.path)
 
     # Describing
@@ -704,8 +706,8 @@ class Index:
             "document_prompt": fingerprint.document_prompt,
             "normalization": self.manifest.normalization,
             "index_type": self.manifest.index_type,
-            "vectors_kind": self._fresh_vectors().kind,
-            "ivf_cells": self._fresh_vectors().cells,
+            "vectors_kind": self.manifest.vectors_kind,
+            "ivf_cells": self.manifest.ivf_cells,
             "trained_on": self.manifest.trained_on,
             "compress": self.manifest.compress,
             "engine": self.manifest.encoder.engine,

@@ -55,6 +55,8 @@ class Manifest:
     encoder: EncoderSpec = EncoderSpec()
     compress: bool = False
     trained_on: int = 0
+    vectors_kind: str = "flat"
+    ivf_cells: int = 0
 
     @classmethod
     def new(
@@ -69,8 +71,9 @@ class Manifest:
     def with_vectors(self, index_type: str, compress: bool, trained_on: int) -> Manifest:
         return replace(self, index_type=index_type, compress=compress, trained_on=trained_on)
 
-    def with_generation(self, generation: int) -> Manifest:
-        return replace(self, vectors_generation=generation)
+    def with_generation(self, generation: int, kind: str, cells: int) -> Manifest:
+        """The state of a vector file just saved: its generation, kind and IVF cells."""
+        return replace(self, vectors_generation=generation, vectors_kind=kind, ivf_cells=cells)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
