@@ -443,6 +443,33 @@ def eval_retrieval_command(
     Console().print(table)
 
 
+@eval_group.command("sts")
+@click.argument("pairs_file", metavar="PAIRS.csv", type=click.Path(dir_okay=False))
+@click.option("--model", required=True, help="Hub id or local folder of the encoder to score.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def eval_sts_command(pairs_file: str, model: str, as_json: bool) -> None:
+    """Pearson and Spearman correlation of an encoder's cosine with STS labels.
+
+    PAIRS.csv has the columns sentence_0, sentence_1, label (in [0, 1]).
+
+    \b
+      sisearch eval sts corpora/sts_test.csv --model models/si-sts
+    """
+    from .encoder import load_encoder
+    from .sts import read_sts_pairs, score_sts
+
+    pairs = read_sts_pairs(pairs_file)
+    scores = score_sts(load_encoder(model, "", ""), pairs)
+    if as_json:
+        click.echo(json.dumps({"model": model, **scores}))
+        return
+    table = Table("pairs", "pearson", "spearman", title=f"{model} on {pairs_file}")
+    table.add_row(
+        str(int(scores["pairs"])), f"{scores['pearson']:.4f}", f"{scores['spearman']:.4f}"
+    )
+    Console().print(table)
+
+
 @cli.command("delete")
 @index_options
 @click.option("--id", "doc_ids", type=int, multiple=True, help="A document id (repeatable).")

@@ -1,0 +1,96 @@
+"""Sinhala STS pairs: read and validate a CSV, and score an encoder on it.
+
+The CSV has the columns `sentence_0`, `sentence_1`, `label` (a similarity in [0, 1]),
+the format the fine-tuned encoder was trained on. A blank sentence, a label that is
+not a number in [0, 1], or a repeated pair is an error naming its row.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .corpus import check_corpus_file
+from .errors import CorpusError
+from .text import normalize
+
+COLUMNS = ("sentence_0", "sentence_1", "label")
+
+
+@dataclass(frozen=True)
+class StsPair:
+    sentence_0: str
+    sentence_1: str
+    label: float
+
+
+def read_sts_pairs(path: str | Path) -> list[StsPair]:
+    """Validated pairs from a CSV file; CorpusError names the file and row of a bad one."""
+    check_corpus_file(path)
+    pairs: list[StsPair] = []
+    seen: dict[tuple[str, str], int] = {}
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CorpusError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}"
+            )
+        for row in reader:
+            line = reader.line_num
+            s0, s1 = normalize(row["sentence_0"] or ""), normalize(row["sentence_1"] or "")
+            if not s0 or not s1:
+                raise CorpusError(f"{path}:{line}: a sentence is blank")
+            try:
+                label = float(row["label"])
+            except (TypeError, ValueError):
+                raise CorpusError(
+                    f"{path}:{line}: label {row['label']!r} is not a number"
+                ) from None
+            if not 0.0 <= label <= 1.0:
+                raise CorpusError(f"{path}:{line}: label {label} is outside [0, 1]")
+            key = (s0, s1)
+            if key in seen:
+                raise CorpusError(f"{path}:{line}: repeats the pair of line {seen[key]}")
+            seen[key] = line
+            pairs.append(StsPair(s0, s1, label))
+    if len(pairs) < 2:
+        raise CorpusError(f"{path}: needs at least two pairs")
+    return pairs
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    return float((x @ y) / np.sqrt((x @ x) * (y @ y)))
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their average rank (as Spearman's rho needs)."""
+    order = np.argsort(values, kind="stable")
+    result = np.empty(len(values), dtype=np.float64)
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        result[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return result
+
+
+def score_sts(encoder: Any, pairs: list[StsPair]) -> dict[str, float]:
+    """Pearson and Spearman correlation of the encoder's cosine with the labels."""
+    first = encoder.encode_documents([p.sentence_0 for p in pairs])
+    second = encoder.encode_documents([p.sentence_1 for p in pairs])
+    cosines = (first * second).sum(axis=1).astype(np.float64)
+    labels = np.array([p.label for p in pairs], dtype=np.float64)
+    return {
+        "pearson": pearson(cosines, labels),
+        "spearman": pearson(ranks(cosines), ranks(labels)),
+        "pairs": float(len(pairs)),
+    }

@@ -1,0 +1,83 @@
+"""STS pairs: validation with clear errors, and scores equal to sentence-transformers' evaluator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sisearch.cli import cli
+from sisearch.errors import CorpusError
+from sisearch.sts import ranks, read_sts_pairs, score_sts
+from tests.conftest import ROOT
+
+TRAIN, TEST = ROOT / "corpora" / "sts_train.csv", ROOT / "corpora" / "sts_test.csv"
+
+
+def test_project_pairs_are_valid_and_spread() -> None:
+    train, test = read_sts_pairs(TRAIN), read_sts_pairs(TEST)
+    assert len(train) + len(test) >= 300
+    labels = [p.label for p in train + test]
+    assert min(labels) == 0.0 and max(labels) >= 0.9
+    assert len({round(x, 1) for x in labels}) >= 6
+    sentences = lambda pairs: {p.sentence_0 for p in pairs} | {p.sentence_1 for p in pairs}  # noqa: E731
+    assert not sentences(train) & sentences(test)
+
+
+def test_scores_equal_embedding_similarity_evaluator(tiny_encoder) -> None:
+    from sentence_transformers.sentence_transformer.evaluation import (
+        EmbeddingSimilarityEvaluator,
+    )
+
+    pairs = read_sts_pairs(TEST)
+    ours = score_sts(tiny_encoder, pairs)
+    evaluator = EmbeddingSimilarityEvaluator(
+        [p.sentence_0 for p in pairs], [p.sentence_1 for p in pairs], [p.label for p in pairs]
+    )
+    theirs = evaluator(tiny_encoder.model)
+    pearson = next(v for k, v in theirs.items() if k.endswith("pearson_cosine"))
+    spearman = next(v for k, v in theirs.items() if k.endswith("spearman_cosine"))
+    assert ours["pearson"] == pytest.approx(pearson, abs=1e-6)
+    assert ours["spearman"] == pytest.approx(spearman, abs=1e-6)
+
+
+def test_ranks_average_ties() -> None:
+    assert list(ranks(__import__("numpy").array([3.0, 1.0, 3.0, 2.0]))) == [3.5, 1.0, 3.5, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b\nx,y\n", "missing column(s) sentence_0, sentence_1, label"),
+        ("sentence_0,sentence_1,label\nකොළඹ,,0.5\nඅ,ආ,0.1\n", r"bad\.csv:2: a sentence is blank"),
+        ("sentence_0,sentence_1,label\nකොළඹ,ගාල්ල,high\nඅ,ආ,0.1\n", "label 'high' is not a number"),
+        (
+            "sentence_0,sentence_1,label\nකොළඹ,ගාල්ල,1.5\nඅ,ආ,0.1\n",
+            r"bad\.csv:2: label 1\.5 is outside",
+        ),
+        (
+            "sentence_0,sentence_1,label\nකොළඹ,ගාල්ල,0.5\nකොළඹ,ගාල්ල,0.4\n",
+            "bad.csv:3: repeats the pair of line 2",
+        ),
+        ("sentence_0,sentence_1,label\nකොළඹ,ගාල්ල,0.5\n", "needs at least two pairs"),
+    ],
+)
+def test_bad_csv_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_sts_pairs(path)
+
+
+def test_cli_eval_sts(tiny_model) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["eval", "sts", str(TEST), "--model", tiny_model, "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["pairs"] == 73 and -1 <= scores["spearman"] <= 1
+    result = runner.invoke(cli, ["eval", "sts", str(TEST), "--model", tiny_model])
+    assert "spearman" in result.output
+    result = runner.invoke(cli, ["eval", "sts", "nope.csv", "--model", tiny_model])
+    assert result.exit_code == 1 and "nope.csv: no such file" in result.output
