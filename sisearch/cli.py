@@ -443,6 +443,101 @@ def eval_retrieval_command(
     Console().print(table)
 
 
+@cli.command("train")
+@click.argument("pairs_file", metavar="PAIRS.csv", type=click.Path(dir_okay=False))
+@click.option(
+    "--base",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Hub id or local folder of the model to fine-tune.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the trained model to (must not exist).",
+)
+@click.option(
+    "--eval",
+    "eval_file",
+    type=click.Path(dir_okay=False),
+    help="STS pairs to score the model on before and after training.",
+)
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--learning-rate", default=5e-5, show_default=True, type=click.FloatRange(min=0))
+@click.option("--weight-decay", default=0.01, show_default=True, type=click.FloatRange(min=0))
+@click.option("--warmup-steps", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--max-grad-norm", default=1.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--max-seq-length", default=128, show_default=True, type=click.IntRange(min=8))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many steps.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def train_command(
+    pairs_file: str,
+    base: str,
+    out: str,
+    eval_file: str | None,
+    quiet: bool,
+    **hyperparameters: Any,
+) -> None:
+    """Fine-tune an encoder on Sinhala STS pairs (the seed model's recipe by default).
+
+    PAIRS.csv has the columns sentence_0, sentence_1, label (in [0, 1]).
+    Defaults: CosineSimilarityLoss, batch 4, 1 epoch, learning rate 5e-5, AdamW,
+    linear schedule without warmup, seed 42, max_seq_length 128.
+
+    \b
+      sisearch train corpora/sts_train.csv --base ./models/base --out models/si-sts \\
+          --eval corpora/sts_test.csv
+    """
+    from .sts import read_sts_pairs
+    from .training import TrainingConfig, train
+
+    pairs = read_sts_pairs(pairs_file)
+    eval_pairs = read_sts_pairs(eval_file) if eval_file else None
+    config = TrainingConfig(**hyperparameters)
+    with _steps_progress(quiet) as progress:
+        result = train(base, pairs, out, config, eval_pairs, progress)
+    if not quiet:
+        text = f"Wrote {result.out}: {result.steps} steps on {result.train_pairs} pairs"
+        text += f", final loss {result.final_loss:.4f}"
+        if result.scores_after:
+            before, after = result.scores_before["spearman"], result.scores_after["spearman"]
+            text += f"; Spearman on {eval_file}: {before:.4f} -> {after:.4f}"
+        click.echo(text)
+
+
+@contextmanager
+def _steps_progress(quiet: bool) -> Iterator[Callable[[int, int, float], None] | None]:
+    """A progress bar of training steps with the current loss, on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("training", total=None, loss=float("nan"))
+
+        def advance(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, total=total, loss=loss)
+
+        yield advance
+
+
 @eval_group.command("sts")
 @click.argument("pairs_file", metavar="PAIRS.csv", type=click.Path(dir_okay=False))
 @click.option("--model", required=True, help="Hub id or local folder of the encoder to score.")
