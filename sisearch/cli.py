@@ -411,6 +411,11 @@ def eval_group() -> None:
     help="Metadata field holding the corpus id of each passage.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per mode and line.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Also write a PNG of recall@k (k = 1..10) per mode.",
+)
 def eval_retrieval_command(
     index_name: str,
     index_dir: Path,
@@ -419,6 +424,7 @@ def eval_retrieval_command(
     modes: str,
     id_field: str,
     as_json: bool,
+    plot: str | None,
 ) -> None:
     """Recall@1/5/10, MRR@10 and nDCG@10 of an index on judged queries, per search mode.
 
@@ -429,9 +435,14 @@ def eval_retrieval_command(
 
     queries, qrels = read_queries(queries_file), read_qrels(qrels_file)
     with Index.open(index_dir / index_name) as index:
-        results = evaluate_index(
-            index, queries, qrels, MODES if modes == "all" else (modes,), id_field
-        )
+        chosen = MODES if modes == "all" else (modes,)
+        results = evaluate_index(index, queries, qrels, chosen, id_field)
+        if plot:
+            from .plots import plot_retrieval
+
+            by_k = evaluate_index(index, queries, qrels, chosen, id_field, ks=range(1, 11))
+            curves = {m: {k: by_k[m][f"recall@{k}"] for k in range(1, 11)} for m in chosen}
+            plot_retrieval(curves, plot, f"{index_name}: {Path(queries_file).name}")
     if as_json:
         for mode, metrics in results.items():
             click.echo(json.dumps({"mode": mode, **metrics}))
@@ -542,7 +553,12 @@ def _steps_progress(quiet: bool) -> Iterator[Callable[[int, int, float], None] |
 @click.argument("pairs_file", metavar="PAIRS.csv", type=click.Path(dir_okay=False))
 @click.option("--model", required=True, help="Hub id or local folder of the encoder to score.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-def eval_sts_command(pairs_file: str, model: str, as_json: bool) -> None:
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Also write a PNG: cosine distributions of similar and dissimilar pairs.",
+)
+def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | None) -> None:
     """Pearson and Spearman correlation of an encoder's cosine with STS labels.
 
     PAIRS.csv has the columns sentence_0, sentence_1, label (in [0, 1]).
@@ -551,10 +567,16 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool) -> None:
       sisearch eval sts corpora/sts_test.csv --model models/si-sts
     """
     from .encoder import load_encoder
-    from .sts import read_sts_pairs, score_sts
+    from .sts import read_sts_pairs, score_sts, sts_cosines
 
     pairs = read_sts_pairs(pairs_file)
-    scores = score_sts(load_encoder(model, "", ""), pairs)
+    encoder = load_encoder(model, "", "")
+    scores = score_sts(encoder, pairs)
+    if plot:
+        from .plots import plot_sts
+
+        title = f"{Path(model).name}: Spearman {scores['spearman']:.3f} on {Path(pairs_file).name}"
+        plot_sts(sts_cosines(encoder, pairs), [p.label for p in pairs], plot, title)
     if as_json:
         click.echo(json.dumps({"model": model, **scores}))
         return

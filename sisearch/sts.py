@@ -83,11 +83,16 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def score_sts(encoder: Any, pairs: list[StsPair]) -> dict[str, float]:
-    """Pearson and Spearman correlation of the encoder's cosine with the labels."""
+def sts_cosines(encoder: Any, pairs: list[StsPair]) -> np.ndarray:
+    """The encoder's cosine similarity of each pair."""
     first = encoder.encode_documents([p.sentence_0 for p in pairs])
     second = encoder.encode_documents([p.sentence_1 for p in pairs])
-    cosines = (first * second).sum(axis=1).astype(np.float64)
+    return (first * second).sum(axis=1).astype(np.float64)
+
+
+def score_sts(encoder: Any, pairs: list[StsPair]) -> dict[str, float]:
+    """Pearson and Spearman correlation of the encoder's cosine with the labels."""
+    cosines = sts_cosines(encoder, pairs)
     labels = np.array([p.label for p in pairs], dtype=np.float64)
     return {
         "pearson": pearson(cosines, labels),

@@ -64,3 +64,29 @@ def test_cli_eval_retrieval(tmp_path, tiny_model, monkeypatch) -> None:
     (tmp_path / "q.jsonl").write_text('{"_id": "zz", "text": "x"}\n', encoding="utf-8")
     bad = runner.invoke(cli, ["eval", "retrieval", "--queries", "q.jsonl", "--qrels", str(QRELS)])
     assert bad.exit_code == 1 and "no query in the queries file has judgements" in bad.output
+
+
+def test_cli_eval_retrieval_plot(tmp_path, tiny_model, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["index", str(CORPUS_JSONL), "--model", tiny_model, "-q"]).exit_code == 0
+    )
+    result = runner.invoke(
+        cli,
+        [
+            "eval",
+            "retrieval",
+            "--queries",
+            str(QUERIES),
+            "--qrels",
+            str(QRELS),
+            "--plot",
+            "r.png",
+            "--mode",
+            "lexical",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    png = (tmp_path / "r.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

@@ -81,3 +81,12 @@ def test_cli_eval_sts(tiny_model) -> None:
     assert "spearman" in result.output
     result = runner.invoke(cli, ["eval", "sts", "nope.csv", "--model", tiny_model])
     assert result.exit_code == 1 and "nope.csv: no such file" in result.output
+
+
+def test_cli_eval_sts_plot(tmp_path, tiny_model) -> None:
+    plot = tmp_path / "sts.png"
+    result = CliRunner().invoke(
+        cli, ["eval", "sts", str(TEST), "--model", tiny_model, "--plot", str(plot)]
+    )
+    assert result.exit_code == 0, result.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
