@@ -65,6 +65,33 @@ def kinds(count: int, queries: int) -> None:
     centres = rng.normal(size=(2000, DIM)).astype(np.float32)
     data = clustered(count, centres, rng)
     probe = clustered(queries, centres, rng)
+    compare_kinds(data, probe, f"{count:,} synthetic 768-d vectors, {queries} queries")
+
+
+def real_vectors(count: int) -> None:
+    """The kinds compared on the real encoder architecture's own vectors (random weights)."""
+    words = corpus_words()
+    picker = random.Random(5)
+    texts = [" ".join(picker.choices(words, k=picker.randint(8, 20))) for _ in range(count)]
+    queries = [
+        json.loads(line)["text"]
+        for line in (ROOT / "corpora" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    queries += texts[:: max(1, count // 134)][:134]
+    with tempfile.TemporaryDirectory(prefix="sisearch-real-") as folder:
+        index = Index.create(Path(folder) / "ix", model=base_model(), index_type="flat")
+        started = time.perf_counter()
+        index.add(texts)
+        seconds = time.perf_counter() - started
+        data = np.vstack([v for _, v in index.store.iter_embeddings()])
+        probe = index.encoder.encode_queries(queries)
+        index.close()
+    print(f"\n(encoded {count:,} passages with the base-size int8 encoder in {seconds:.0f} s)\n")
+    compare_kinds(data, probe, f"{len(data):,} vectors of the real architecture (random weights)")
+
+
+def compare_kinds(data: np.ndarray, probe: np.ndarray, description: str) -> None:
+    count, queries = len(data), len(probe)
     import faiss
 
     exact = faiss.IndexFlatIP(DIM)
@@ -99,7 +126,7 @@ def kinds(count: int, queries: int) -> None:
         rows.append((label, recall, statistics.median(times) * 1000, build, size / count))
         del index
     flat_time = single["flat (exact)"]
-    print(f"## Vector index kinds, {count:,} synthetic 768-d vectors, {queries} queries\n")
+    print(f"## Vector index kinds, {description}, {queries} queries\n")
     print("| kind | recall@10 | ms / query (median) | speed vs exact | build s | bytes / vector |")
     print("|---|---|---|---|---|---|")
     for label, recall, ms, build, per in rows:
@@ -228,8 +255,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--real",
+        type=int,
+        default=0,
+        help="only compare the kinds on this many passages encoded by the base-size"
+        " encoder (100000 takes about 20 minutes)",
+    )
     args = parser.parse_args()
     print(f"# Scale benchmark\n\nMachine: {machine()}\n")
+    if args.real:
+        real_vectors(args.real)
+        return
     kinds(args.vectors, args.queries)
     with tempfile.TemporaryDirectory(prefix="sisearch-scale-") as folder:
         paths = warm_latency(base_model(), Path(folder), args.sizes, args.rounds)
