@@ -36,7 +36,6 @@ from sisearch import Index  # noqa: E402
 from sisearch.store import NewChunk, NewDocument, content_hash  # noqa: E402
 from sisearch.vectors import (  # noqa: E402
     DEFAULT_EF,
-    DEFAULT_NPROBE,
     FLAT,
     HNSW,
     IVF,
@@ -103,13 +102,15 @@ def compare_kinds(data: np.ndarray, probe: np.ndarray, description: str) -> None
     single: dict[str, float] = {}
     for label, kind, compress in (
         ("flat (exact)", FLAT, False),
-        (f"IVF{cells_for(count)},Flat nprobe {DEFAULT_NPROBE}", IVF, False),
-        (f"IVF{cells_for(count)},SQ8 nprobe {DEFAULT_NPROBE}", IVF, True),
+        (f"IVF{cells_for(count)},Flat", IVF, False),
+        (f"IVF{cells_for(count)},SQ8", IVF, True),
         (f"HNSW{32} efSearch {DEFAULT_EF}", HNSW, False),
     ):
         started = time.perf_counter()
         index = VectorIndex.build(kind, DIM, batches(data), training, count, compress)
         build = time.perf_counter() - started
+        if kind == IVF:
+            label += f" nprobe {index.nprobe} (tuned)"
         with tempfile.TemporaryDirectory() as folder:
             file = Path(folder) / "v.faiss"
             index.save(file)

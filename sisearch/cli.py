@@ -267,7 +267,11 @@ def index_command(
     help="Metadata filter, e.g. \"topic = 'health' and year >= 2020\"; fields are the"
     " jsonl/csv fields, or source and line.",
 )
-@click.option("--nprobe", type=click.IntRange(min=1), help="IVF cells to scan (default 32).")
+@click.option(
+    "--nprobe",
+    type=click.IntRange(min=1),
+    help="IVF cells to scan (default: tuned per index to recall@10 0.95 against exact search).",
+)
 @click.option("--ef", type=click.IntRange(min=1), help="HNSW candidate list size (default 256).")
 @click.option("--mmap", is_flag=True, help="Memory-map the vector file instead of reading it.")
 @click.option(

@@ -21,7 +21,6 @@ from .corpus import Document
 from .encoder import DEFAULT_MODEL, Encoder, TextEncoder, load_encoder
 from .errors import DocumentNotFound, IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .filters import Filter, as_filter
-from .fusion import reciprocal_rank_fusion
 from .lexical import fts_query
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
@@ -33,6 +32,7 @@ from .onnx_encoder import (
     agreement,
     build_engine,
 )
+from .search import DenseSearch, hybrid_candidates, rank_for_mode
 from .store import DATABASE_FILE, DocumentStore, NewChunk, NewDocument, content_hash
 from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, repair_mojibake
 from .vectors import (
@@ -544,6 +544,7 @@ class Index:
         condition = as_filter(where)
         allowed = self.store.chunk_ids_where(condition) if condition else None
         depth = limit if mode != "hybrid" else hybrid_candidates(limit)
+        dense_search = DenseSearch(self.store)
         dense: list[list[tuple[int, float]]] = [[] for _ in queries]
         lexical: list[list[tuple[int, float]]] = [[] for _ in queries]
         if mode in ("dense", "hybrid") and (allowed is None or len(allowed)):
@@ -551,14 +552,15 @@ class Index:
             if len(vectors):
                 embeddings = self.encoder.encode_queries(queries)
                 dense = [
-                    self._best_documents(vectors, e, depth, allowed, nprobe, ef) for e in embeddings
+                    dense_search.best_documents(vectors, e, depth, allowed, nprobe, ef)
+                    for e in embeddings
                 ]
         if mode in ("lexical", "hybrid"):
             for i, query in enumerate(queries):
                 match = query if raw_fts else fts_query(query)
                 if match:
                     lexical[i] = self.store.keyword_search(match, depth, condition)
-        ranked = [_rank(mode, d, lx)[:limit] for d, lx in zip(dense, lexical)]
+        ranked = [rank_for_mode(mode, d, lx)[:limit] for d, lx in zip(dense, lexical)]
         documents = self.store.get_documents([r[0] for hits in ranked for r in hits])
         return [
             [
@@ -579,51 +581,6 @@ class Index:
             ]
             for hits in ranked
         ]
-
-    def _best_documents(
-        self,
-        vectors: VectorIndex,
-        embedding: np.ndarray,
-        limit: int,
-        allowed: np.ndarray | None = None,
-        nprobe: int | None = None,
-        ef: int | None = None,
-    ) -> list[tuple[int, float]]:
-        """Top documents by best chunk score, fetching more chunks until `limit` documents.
-
-        An approximate index searched under a filter can come back short (the allowed
-        vectors sit in unprobed cells or unvisited graph regions); then the allowed
-        chunks are scored exactly, so a filter never shortens the list.
-        """
-        fetch = limit
-        available = len(vectors) if allowed is None else len(allowed)
-        while True:
-            scores, ids = vectors.search(embedding[None, :], fetch, allowed, nprobe, ef)
-            valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-            if allowed is not None and len(valid) < min(fetch, available):
-                valid = self._exact_scores(embedding, allowed, fetch)
-            best = self._by_document(valid)
-            if len(best) >= limit or fetch >= available:
-                return list(best.items())[:limit]
-            fetch *= 4
-
-    def _exact_scores(
-        self, embedding: np.ndarray, allowed: np.ndarray, fetch: int
-    ) -> list[tuple[int, float]]:
-        ids, vectors = self.store.embeddings_of_chunks(allowed)
-        scores = vectors @ embedding
-        top = np.argsort(-scores, kind="stable")[:fetch]
-        return [(int(ids[i]), float(scores[i])) for i in top]
-
-    def _by_document(self, chunks: list[tuple[int, float]]) -> dict[int, float]:
-        """Best score per document, in the order the chunks came (best first)."""
-        owner = self.store.documents_for_chunks([i for i, _ in chunks])
-        best: dict[int, float] = {}
-        for chunk_id, score in chunks:
-            doc_id = owner.get(chunk_id)
-            if doc_id is not None and doc_id not in best:
-                best[doc_id] = score
-        return best
 
     # Keeping FAISS in step with the store
 
@@ -679,7 +636,7 @@ class Index:
         assert self._vectors is not None
         self._vectors.save(self.path / VECTORS_FILE)
         self.manifest = self.manifest.with_generation(
-            self._vectors_generation, self._vectors.kind, self._vectors.cells
+            self._vectors_generation, self._vectors.kind, self._vectors.cells, self._vectors.nprobe
         )
         self.manifest.write(self.path)
 
@@ -708,6 +665,7 @@ class Index:
             "index_type": self.manifest.index_type,
             "vectors_kind": self.manifest.vectors_kind,
             "ivf_cells": self.manifest.ivf_cells,
+            "ivf_nprobe": self.manifest.ivf_nprobe,
             "trained_on": self.manifest.trained_on,
             "compress": self.manifest.compress,
             "engine": self.manifest.encoder.engine,
@@ -739,24 +697,6 @@ def _check_probe(recorded: Sequence[float], current: np.ndarray, path: Path) -> 
             f" the index was built with (probe cosine {cosine:.4f}). Fix: sisearch rebuild"
             " --encoder, with the index's model available."
         )
-
-
-def hybrid_candidates(limit: int) -> int:
-    """How deep each side is read before fusion; see bench/RESULTS.md for the measurement."""
-    return max(100, 10 * limit)
-
-
-def _rank(
-    mode: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
-) -> list[tuple[int, float, dict[str, int]]]:
-    """(doc id, score, ranks by side) best first, for one query in the given mode."""
-    if mode == "dense":
-        return [(d, s, {"dense": r}) for r, (d, s) in enumerate(dense, start=1)]
-    if mode == "lexical":
-        return [(d, s, {"lexical": r}) for r, (d, s) in enumerate(lexical, start=1)]
-    return reciprocal_rank_fusion(
-        {"dense": [d for d, _ in dense], "lexical": [d for d, _ in lexical]}
-    )
 
 
 def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:

@@ -57,6 +57,7 @@ class Manifest:
     trained_on: int = 0
     vectors_kind: str = "flat"
     ivf_cells: int = 0
+    ivf_nprobe: int = 0
 
     @classmethod
     def new(
@@ -71,9 +72,15 @@ class Manifest:
     def with_vectors(self, index_type: str, compress: bool, trained_on: int) -> Manifest:
         return replace(self, index_type=index_type, compress=compress, trained_on=trained_on)
 
-    def with_generation(self, generation: int, kind: str, cells: int) -> Manifest:
-        """The state of a vector file just saved: its generation, kind and IVF cells."""
-        return replace(self, vectors_generation=generation, vectors_kind=kind, ivf_cells=cells)
+    def with_generation(self, generation: int, kind: str, cells: int, nprobe: int) -> Manifest:
+        """The state of a vector file just saved: its generation, kind, IVF cells and nprobe."""
+        return replace(
+            self,
+            vectors_generation=generation,
+            vectors_kind=kind,
+            ivf_cells=cells,
+            ivf_nprobe=nprobe,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,0 +1,83 @@
+"""Dense retrieval over chunks, and how each search mode ranks documents.
+
+A document's dense score is its best chunk's cosine; hybrid mode fuses the dense and
+keyword rankings by reciprocal rank (see fusion.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fusion import reciprocal_rank_fusion
+from .store import DocumentStore
+from .vectors import VectorIndex
+
+
+class DenseSearch:
+    """Top documents by best chunk score over a vector index, with chunk owners from the store."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+
+    def best_documents(
+        self,
+        vectors: VectorIndex,
+        embedding: np.ndarray,
+        limit: int,
+        allowed: np.ndarray | None = None,
+        nprobe: int | None = None,
+        ef: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top documents by best chunk score, fetching more chunks until `limit` documents.
+
+        An approximate index searched under a filter can come back short (the allowed
+        vectors sit in unprobed cells or unvisited graph regions); then the allowed
+        chunks are scored exactly, so a filter never shortens the list.
+        """
+        fetch = limit
+        available = len(vectors) if allowed is None else len(allowed)
+        while True:
+            scores, ids = vectors.search(embedding[None, :], fetch, allowed, nprobe, ef)
+            valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+            if allowed is not None and len(valid) < min(fetch, available):
+                valid = self._exact_scores(embedding, allowed, fetch)
+            best = self._by_document(valid)
+            if len(best) >= limit or fetch >= available:
+                return list(best.items())[:limit]
+            fetch *= 4
+
+    def _exact_scores(
+        self, embedding: np.ndarray, allowed: np.ndarray, fetch: int
+    ) -> list[tuple[int, float]]:
+        ids, vectors = self.store.embeddings_of_chunks(allowed)
+        scores = vectors @ embedding
+        top = np.argsort(-scores, kind="stable")[:fetch]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def _by_document(self, chunks: list[tuple[int, float]]) -> dict[int, float]:
+        """Best score per document, in the order the chunks came (best first)."""
+        owner = self.store.documents_for_chunks([i for i, _ in chunks])
+        best: dict[int, float] = {}
+        for chunk_id, score in chunks:
+            doc_id = owner.get(chunk_id)
+            if doc_id is not None and doc_id not in best:
+                best[doc_id] = score
+        return best
+
+
+def hybrid_candidates(limit: int) -> int:
+    """How deep each side is read before fusion; see bench/RESULTS.md for the measurement."""
+    return max(100, 10 * limit)
+
+
+def rank_for_mode(
+    mode: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+) -> list[tuple[int, float, dict[str, int]]]:
+    """(doc id, score, ranks by side) best first, for one query in the given mode."""
+    if mode == "dense":
+        return [(d, s, {"dense": r}) for r, (d, s) in enumerate(dense, start=1)]
+    if mode == "lexical":
+        return [(d, s, {"lexical": r}) for r, (d, s) in enumerate(lexical, start=1)]
+    return reciprocal_rank_fusion(
+        {"dense": [d for d, _ in dense], "lexical": [d for d, _ in lexical]}
+    )
