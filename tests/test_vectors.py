@@ -51,6 +51,7 @@ def test_every_kind_finds_each_passage_by_its_own_text(
     assert (info["vectors_kind"], info["compress"]) == (kind, compress)
     if kind == "ivf":
         assert info["ivf_cells"] == 38 and info["trained_on"] == 1500
+        assert 32 <= info["ivf_nprobe"] <= 38  # tuned up from 32 until recall@10 >= 0.95
     sample = texts[::50]
     for text, hits in zip(sample, index.search_many(sample, limit=1, mode="dense")):
         assert hits[0].text == text
