@@ -9,6 +9,7 @@ hits = index.search("...", limit=5)
 from .corpus import Document, read_corpus
 from .errors import (
     CorpusError,
+    DocumentNotFound,
     EmptyCorpus,
     IndexBusy,
     IndexCorrupt,
@@ -17,6 +18,7 @@ from .errors import (
     InvalidQuery,
     ModelLoadError,
     ModelMismatch,
+    OutputExists,
     SisearchError,
 )
 from .index import AddResult, Hit, Index
@@ -28,6 +30,7 @@ __all__ = [
     "AddResult",
     "CorpusError",
     "Document",
+    "DocumentNotFound",
     "EmptyCorpus",
     "Hit",
     "Index",
@@ -38,6 +41,7 @@ __all__ = [
     "InvalidQuery",
     "ModelLoadError",
     "ModelMismatch",
+    "OutputExists",
     "SisearchError",
     "__version__",
     "normalize",

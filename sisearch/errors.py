@@ -43,5 +43,9 @@ class DocumentNotFound(SisearchError):
     """No document matches what was asked for (a delete by id or source)."""
 
 
+class OutputExists(SisearchError):
+    """The folder a trained model would be written to already exists."""
+
+
 class InvalidQuery(SisearchError):
     """A search request is malformed (empty query, limit below 1, ...)."""

@@ -23,14 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from .encoder import load_encoder
-from .errors import SisearchError
+from .errors import OutputExists
 from .sts import StsPair, score_sts
 
 TRAINING_FILE = "sisearch_training.json"
-
-
-class OutputExists(SisearchError):
-    """The folder a model would be written to already exists."""
 
 
 @dataclass(frozen=True)

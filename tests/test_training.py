@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sisearch import Index
+from sisearch import Index, OutputExists
 from sisearch.cli import cli
 from sisearch.encoder import load_encoder
 from sisearch.sts import read_sts_pairs, score_sts
-from sisearch.training import OutputExists, TrainingConfig, train
+from sisearch.training import TrainingConfig, train
 from tests.conftest import ROOT
 
 TRAIN = ROOT / "corpora" / "sts_train.csv"
