@@ -24,10 +24,11 @@ from rich.text import Text
 from . import __version__
 from .corpus import STDIN, read_corpus, require_passages, source_name
 from .encoder import DEFAULT_MODEL
-from .errors import IndexNotFound, SisearchError
+from .errors import IndexNotFound, InvalidIndexName, SisearchError
 from .index import MODES, AddResult, Hit, Index
 from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
+from .names import index_location, is_index_name, validate_index_name
 from .onnx_encoder import PRECISIONS
 from .vectors import KINDS
 
@@ -64,6 +65,13 @@ class SisearchGroup(click.Group):
             ) from None
 
 
+def _checked_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return validate_index_name(value)
+    except InvalidIndexName as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
 def index_options(command: F) -> F:
     """--index and --index-dir, shared by every command that works on one index."""
     command = click.option(
@@ -71,7 +79,9 @@ def index_options(command: F) -> F:
         "index_name",
         default=DEFAULT_INDEX,
         show_default=True,
-        help="Name of the index (a folder inside the index directory).",
+        callback=_checked_name,
+        help="Name of the index (a folder inside the index directory): letters, digits, '-',"
+        " '_' and '.'.",
     )(command)
     return index_dir_option(command)
 
@@ -189,7 +199,7 @@ def index_command(
             stdin = documents
         else:
             documents.close()
-    location = index_dir / index_name
+    location = index_location(index_dir, index_name)
     if Index.exists(location):
         index = Index.open(location, model=model)
         recorded = index.manifest.encoder.precision
@@ -308,7 +318,7 @@ def query_command(
     texts = [text] if text is not None else [q.strip() for q in queries if q.strip()]
     if not texts:
         raise click.UsageError("--queries has no non-blank lines")
-    with Index.open(index_dir / index_name, mmap=mmap) as index:
+    with Index.open(index_location(index_dir, index_name), mmap=mmap) as index:
         results = index.search_many(
             texts, limit, mode=mode, where=where, raw_fts=raw_fts, nprobe=nprobe, ef=ef
         )
@@ -317,7 +327,7 @@ def query_command(
             for hit in hits:
                 click.echo(json.dumps({"query": query, **hit.to_dict()}, ensure_ascii=False))
         return
-    console = Console(soft_wrap=False)
+    console = _console(soft_wrap=False)
     for query, hits in zip(texts, results):
         console.print(_hits_table(query, hits, mode))
 
@@ -331,7 +341,7 @@ def info_command(index_name: str, index_dir: Path, as_json: bool) -> None:
     \b
       sisearch info --index news --json
     """
-    with Index.open(index_dir / index_name) as index:
+    with Index.open(index_location(index_dir, index_name)) as index:
         info = index.info()
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False))
@@ -339,7 +349,7 @@ def info_command(index_name: str, index_dir: Path, as_json: bool) -> None:
     table = Table(show_header=False, box=None)
     for key, value in info.items():
         table.add_row(key, _human_bytes(value) if key.endswith("_bytes") else str(value))
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.command("list")
@@ -353,7 +363,8 @@ def list_command(index_dir: Path, as_json: bool) -> None:
     """
     rows = []
     if index_dir.is_dir():
-        for folder in sorted(p for p in index_dir.iterdir() if (p / MANIFEST_FILE).exists()):
+        folders = (p for p in index_dir.iterdir() if is_index_name(p.name))
+        for folder in sorted(p for p in folders if (p / MANIFEST_FILE).exists()):
             with Index.open(folder) as index:
                 info = index.info()
             rows.append(
@@ -376,7 +387,7 @@ def list_command(index_dir: Path, as_json: bool) -> None:
     for row in rows:
         size = _human_bytes(row["database_bytes"] + row["vectors_bytes"])
         table.add_row(row["name"], str(row["documents"]), str(row["chunks"]), row["model"], size)
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.group("eval")
@@ -438,7 +449,7 @@ def eval_retrieval_command(
     from .evaluation import evaluate_index, read_qrels, read_queries
 
     queries, qrels = read_queries(queries_file), read_qrels(qrels_file)
-    with Index.open(index_dir / index_name) as index:
+    with Index.open(index_location(index_dir, index_name)) as index:
         chosen = MODES if modes == "all" else (modes,)
         results = evaluate_index(index, queries, qrels, chosen, id_field)
         if plot:
@@ -455,7 +466,7 @@ def eval_retrieval_command(
     table = Table("mode", *names, title=f"{int(next(iter(results.values()))['queries'])} queries")
     for mode, metrics in results.items():
         table.add_row(mode, *(f"{metrics[n]:.4f}" for n in names))
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.command("train")
@@ -544,7 +555,7 @@ def _steps_progress(quiet: bool) -> Iterator[Callable[[int, int, float], None] |
         TextColumn("loss {task.fields[loss]:.4f}"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=_console(stderr=True), transient=True) as bar:
         task = bar.add_task("training", total=None, loss=float("nan"))
 
         def advance(step: int, total: int, loss: float) -> None:
@@ -588,7 +599,7 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
     table.add_row(
         str(int(scores["pairs"])), f"{scores['pearson']:.4f}", f"{scores['spearman']:.4f}"
     )
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.command("delete")
@@ -606,9 +617,10 @@ def delete_command(
     """
     if not doc_ids and source is None:
         raise click.UsageError("give --id and/or --source")
-    with Index.open(index_dir / index_name) as index:
+    location = index_location(index_dir, index_name)
+    with Index.open(location) as index:
         count = index.delete(doc_ids, source=None if source is None else source_name(source))
-    click.echo(f"Deleted {count} document{'s' if count != 1 else ''} from {index_dir / index_name}")
+    click.echo(f"Deleted {count} document{'s' if count != 1 else ''} from {location}")
 
 
 @cli.command("rebuild")
@@ -639,22 +651,22 @@ def rebuild_command(
     """
     if model and not export:
         raise click.UsageError("--model is used only with --encoder")
-    with Index.open(index_dir / index_name) as index:
+    location = index_location(index_dir, index_name)
+    with Index.open(location) as index:
         if export:
             spec = index.export_encoder(model)
-            click.echo(
-                f"Exported the encoder of {index_dir / index_name}: {spec.engine} {spec.precision}"
-            )
+            click.echo(f"Exported the encoder of {location}: {spec.engine} {spec.precision}")
         count = index.rebuild(index_type, compress)
         kind = index.info()["vectors_kind"]
-    click.echo(f"Rebuilt {index_dir / index_name}: {count} vectors ({kind})")
+    click.echo(f"Rebuilt {location}: {count} vectors ({kind})")
 
 
 def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
     """Hits as a table; the query's words are highlighted whole, long texts cut to a snippet."""
-    table = Table(title=query, title_justify="left", expand=True)
+    table = Table(title=Text(query), title_justify="left", expand=True)
     table.add_column("#", justify="right")
     table.add_column("score", justify="right")
+    table.add_column("cosine", justify="right")
     if mode == "hybrid":
         table.add_column("dense", justify="right")
         table.add_column("keyword", justify="right")
@@ -672,6 +684,7 @@ def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
         table.add_row(
             str(hit.rank),
             f"{hit.score:.4f}",
+            "-" if hit.cosine is None else f"{hit.cosine:.4f}",
             *(ranks if mode == "hybrid" else []),
             highlighted,
             where,
@@ -744,13 +757,13 @@ def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[
             return Text("" if speed is None else f"{speed:.1f} passages/s")
 
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         PassagesPerSecond(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=_console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -760,8 +773,14 @@ def _status(message: str, quiet: bool) -> Iterator[None]:
     if quiet or not sys.stderr.isatty():
         yield
         return
-    with Console(stderr=True).status(message):
+    with _console(stderr=True).status(Text(message)):
         yield
+
+
+def _console(stderr: bool = False, soft_wrap: bool = False) -> Console:
+    """A console that prints user text as it is: no markup, emoji codes or highlighting
+    (a query "[bold]x" or a file "report[v2].txt" must show as typed)."""
+    return Console(stderr=stderr, soft_wrap=soft_wrap, markup=False, emoji=False, highlight=False)
 
 
 def _human_bytes(size: int) -> str:

@@ -130,48 +130,34 @@ def _read_jsonl(
 def _read_table(
     lines: Iterator[tuple[int, str]], source: str, text_field: str, delimiter: str
 ) -> Iterator[Document]:
-    numbered = _track_line_numbers(lines)
-    reader = csv.DictReader(numbered, delimiter=delimiter)
+    """Rows of a CSV/TSV file as Documents, each numbered by the file line it starts on.
+
+    The numbers come from the csv module's own `line_num` (lines consumed so far), so a
+    quote inside an unquoted field (`5" screen`) or a quoted field spanning lines
+    numbers every later row correctly.
+    """
+    reader = csv.reader((text for _, text in lines), delimiter=delimiter)
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
         if header is None:
             return
         if text_field not in header:
             raise CorpusError(
                 f"{source}:1: no column {text_field!r} in the header {header} (use --text-field)"
             )
+        consumed = reader.line_num
         for row in reader:
-            number = numbered.row_start
-            if None in row:
+            number, consumed = consumed + 1, reader.line_num
+            if not row:
+                continue
+            if len(row) > len(header):
                 raise CorpusError(f"{source}:{number}: more fields than the header has")
-            text = row.pop(text_field) or ""
+            record = dict(zip(header, row))
+            text = record.pop(text_field, "") or ""
             if text.strip():
-                metadata = {k: v for k, v in row.items() if v is not None}
-                yield Document(text=text, source=source, line=number, metadata=metadata)
+                yield Document(text=text, source=source, line=number, metadata=record)
     except csv.Error as e:
-        raise CorpusError(f"{source}:{numbered.line}: malformed CSV ({e})") from None
-
-
-class _track_line_numbers:
-    """An iterator of text lines that remembers where the current CSV row began."""
-
-    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
-        self._lines = lines
-        self.line = 0
-        self.row_start = 0
-        self._in_row = False
-
-    def __iter__(self) -> _track_line_numbers:
-        return self
-
-    def __next__(self) -> str:
-        number, text = next(self._lines)
-        self.line = number
-        if not self._in_row:
-            self.row_start = number
-        # A quoted field spanning lines leaves an odd number of quotes on the first line.
-        self._in_row = (self._in_row + text.count('"')) % 2 == 1
-        return text
+        raise CorpusError(f"{source}:{reader.line_num}: malformed CSV ({e})") from None
 
 
 def _lines(stream: BinaryIO, source: str) -> Iterator[bytes]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .errors import ModelLoadError, ModelMismatch
-from .text import normalize
+from .text import NORMALIZATION_VERSION, normalize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,6 +130,8 @@ class TextEncoder:
     max_seq_length: int
     query_prompt: str
     document_prompt: str
+    # The normalization rule queries get: the index's (set by Index), so si-1 indexes stay si-1.
+    normalization: str = NORMALIZATION_VERSION
 
     def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Character offsets of each text's tokens, without special tokens or truncation."""
@@ -168,7 +170,7 @@ class TextEncoder:
         """Embed queries as unit float32 vectors; normalizes them exactly as passages were."""
         return encode_in_slices(
             self._run,
-            [normalize(t) for t in texts],
+            [normalize(t, self.normalization) for t in texts],
             self.query_prompt,
             batch_size or self.batch_size,
             None,

@@ -27,6 +27,10 @@ class IndexCorrupt(SisearchError):
     """The index's files exist but cannot be read."""
 
 
+class InvalidIndexName(SisearchError):
+    """An index name is not a plain name (empty, too long, a path, odd characters)."""
+
+
 class IndexBusy(SisearchError):
     """Another process is writing to the index."""
 

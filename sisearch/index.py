@@ -32,9 +32,16 @@ from .onnx_encoder import (
     agreement,
     build_engine,
 )
-from .search import DenseSearch, hybrid_candidates, rank_for_mode
+from .search import DenseSearch, best_chunk_cosines, hybrid_candidates, rank_for_mode
 from .store import DATABASE_FILE, DocumentStore, NewChunk, NewDocument, content_hash
-from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, repair_mojibake
+from .text import (
+    NORMALIZATION_VERSION,
+    NORMALIZATION_VERSIONS,
+    chunk_spans,
+    has_content,
+    normalize,
+    repair_mojibake,
+)
 from .vectors import (
     AUTO,
     IVF,
@@ -58,13 +65,16 @@ class Hit:
     """One search result: a document and where each side of the search ranked it.
 
     `score` is the cosine of the document's best chunk in dense mode, the BM25 score
-    in lexical mode and the reciprocal-rank-fusion score in hybrid mode.
+    in lexical mode and the reciprocal-rank-fusion score in hybrid mode. `cosine` is
+    always the exact cosine of the document's best chunk to the query (None in
+    lexical mode when no model was loaded to embed the query).
     `dense_rank` / `lexical_rank` are the document's ranks on each side (None where
     that side did not find it or was not asked).
     """
 
     rank: int
     score: float
+    cosine: float | None
     doc_id: int
     text: str
     source: str
@@ -178,16 +188,20 @@ class Index:
         """
         path = Path(path)
         manifest = Manifest.read(path)
-        if manifest.normalization != NORMALIZATION_VERSION:
+        if manifest.normalization not in NORMALIZATION_VERSIONS:
             raise IndexCorrupt(
-                f"Index {path} was built with text normalization {manifest.normalization!r};"
-                f" this sisearch uses {NORMALIZATION_VERSION!r}. Rebuild it from its corpus."
+                f"Index {path} was built with text normalization {manifest.normalization!r},"
+                " unknown to this sisearch; upgrade sisearch"
             )
         index = cls(path, manifest)
         index._mmap = mmap
         if encoder is not None or model is not None:
             index._reference = index._checked_reference(model, encoder)
         return index
+
+    def normalize(self, text: str) -> str:
+        """`text` in the canonical form of this index's normalization rule."""
+        return normalize(text, self.manifest.normalization)
 
     @staticmethod
     def exists(path: str | Path) -> bool:
@@ -213,6 +227,7 @@ class Index:
                 self._encoder = engine
             else:
                 self._encoder = self._reference = self._checked_reference()
+        self._encoder.normalization = self.manifest.normalization
         return self._encoder
 
     def _checked_reference(
@@ -389,7 +404,7 @@ class Index:
         for document in group:
             text, repaired = repair_mojibake(document.text)
             result.repaired += repaired
-            text = normalize(text)
+            text = self.normalize(text)
             if not has_content(text):
                 continue
             digest = content_hash(text)
@@ -506,10 +521,18 @@ class Index:
         raw_fts: bool = False,
         nprobe: int | None = None,
         ef: int | None = None,
+        cosine: bool | None = None,
     ) -> list[Hit]:
         """The `limit` best documents for `query`, best first; see `search_many`."""
         return self.search_many(
-            [query], limit, mode=mode, where=where, raw_fts=raw_fts, nprobe=nprobe, ef=ef
+            [query],
+            limit,
+            mode=mode,
+            where=where,
+            raw_fts=raw_fts,
+            nprobe=nprobe,
+            ef=ef,
+            cosine=cosine,
         )[0]
 
     def search_many(
@@ -522,6 +545,7 @@ class Index:
         raw_fts: bool = False,
         nprobe: int | None = None,
         ef: int | None = None,
+        cosine: bool | None = None,
     ) -> list[list[Hit]]:
         """Search several queries (dense side encoded in one batch); a list of hits per query.
 
@@ -531,8 +555,10 @@ class Index:
         `limit` hits come back whenever that many documents pass it. raw_fts: pass
         the query to FTS5 as an expression (operators and all) instead of as words.
         nprobe / ef: IVF cells scanned / HNSW candidate list size (more is slower and
-        finds more of the exact neighbours). Raises InvalidQuery for a bad limit, mode,
-        filter or empty query.
+        finds more of the exact neighbours). cosine: give each hit the exact cosine of
+        its best chunk; by default yes, except in lexical mode before a model is loaded
+        (lexical search needs none). Raises InvalidQuery for a bad limit, mode, filter
+        or empty query.
         """
         if limit < 1:
             raise InvalidQuery(f"limit must be at least 1, not {limit}")
@@ -540,20 +566,24 @@ class Index:
             raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         queries = list(queries)
         for query in queries:
-            if not has_content(normalize(query)):
+            if not has_content(self.normalize(query)):
                 raise InvalidQuery("the query is empty")
         if not queries:
             return []
+        if cosine is None:
+            cosine = mode != "lexical" or self._encoder is not None
         condition = as_filter(where)
         allowed = self.store.chunk_ids_where(condition) if condition else None
         depth = limit if mode != "hybrid" else hybrid_candidates(limit)
-        dense_search = DenseSearch(self.store)
         dense: list[list[tuple[int, float]]] = [[] for _ in queries]
         lexical: list[list[tuple[int, float]]] = [[] for _ in queries]
+        embeddings = self.encoder.encode_queries(queries) if cosine else None
         if mode in ("dense", "hybrid") and (allowed is None or len(allowed)):
             vectors = self._fresh_vectors()
             if len(vectors):
-                embeddings = self.encoder.encode_queries(queries)
+                if embeddings is None:
+                    embeddings = self.encoder.encode_queries(queries)
+                dense_search = DenseSearch(self.store)
                 dense = [
                     dense_search.best_documents(vectors, e, depth, allowed, nprobe, ef)
                     for e in embeddings
@@ -565,11 +595,18 @@ class Index:
                     lexical[i] = self.store.keyword_search(match, depth, condition)
         ranked = [rank_for_mode(mode, d, lx)[:limit] for d, lx in zip(dense, lexical)]
         documents = self.store.get_documents([r[0] for hits in ranked for r in hits])
+        cosines: list[dict[int, float]] = [{} for _ in queries]
+        if embeddings is not None:
+            cosines = [
+                best_chunk_cosines(self.store, e, [r[0] for r in hits])
+                for e, hits in zip(embeddings, ranked)
+            ]
         return [
             [
                 Hit(
                     rank,
                     score,
+                    found.get(doc_id),
                     doc_id,
                     documents[doc_id].text,
                     documents[doc_id].source,
@@ -582,7 +619,7 @@ class Index:
                     (r for r in hits if r[0] in documents), start=1
                 )
             ]
-            for hits in ranked
+            for hits, found in zip(ranked, cosines)
         ]
 
     # Keeping FAISS in step with the store

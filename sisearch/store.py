@@ -309,6 +309,21 @@ class DocumentStore:
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), self.dim)
         return np.asarray(ids, dtype=np.int64), vectors
 
+    def chunk_embeddings_of_documents(self, doc_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Each document's chunk embeddings (one row a chunk), for exact scoring of hits."""
+        blobs: dict[int, list[bytes]] = {}
+        for part in _batches(_ints(doc_ids), 900):
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT doc_id, embedding FROM chunks WHERE doc_id IN ({marks})", part
+            )
+            for doc_id, blob in rows:
+                blobs.setdefault(doc_id, []).append(blob)
+        return {
+            doc_id: np.frombuffer(b"".join(parts), dtype=np.float32).reshape(len(parts), self.dim)
+            for doc_id, parts in blobs.items()
+        }
+
     def documents_for_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Map chunk id -> document id for the chunks that still exist."""
         mapping: dict[int, int] = {}

@@ -13,7 +13,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-NORMALIZATION_VERSION = "si-1"
+NORMALIZATION_VERSION = "si-2"
+# si-1: joiners of yansaya/rakaransaya added and of repaya dropped; si-2 also drops the
+# joiner of touching letters (ක්‍ෂ, න්‍ද, ද්‍ධ). Indexes built under si-1 keep answering under it.
+NORMALIZATION_VERSIONS = ("si-1", "si-2")
 
 ZWJ = "\u200d"
 ZWNJ = "\u200c"
@@ -27,6 +30,8 @@ _CONSONANT_NOT_RA = "\u0d9a-\u0dba\u0dbc-\u0dc6"
 _REPEATED_JOINER = re.compile(f"{ZWJ}{{2,}}")
 # Repaya (ර + ් + ZWJ + consonant): real text mostly omits the ZWJ, so drop it.
 _REPAYA = re.compile(f"({_RA}{AL_LAKUNA}){ZWJ}(?=[{_CONSONANT}])")
+# Any joiner after an al-lakuna (si-2 drops them all, then adds back yansaya/rakaransaya's).
+_JOINER_AFTER_LAKUNA = re.compile(f"{AL_LAKUNA}{ZWJ}")
 # Yansaya / rakaransaya (consonant other than ර + ් + ය/ර): add the ZWJ standard text has.
 _MISSING_CONJUNCT_JOINER = re.compile(f"(?<=[{_CONSONANT_NOT_RA}]){AL_LAKUNA}(?=[{_YA}{_RA}])")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b]")
@@ -45,24 +50,35 @@ def repair_mojibake(text: str) -> tuple[str, bool]:
     return fixed, fixed != text
 
 
-def canonical_joiners(text: str) -> str:
-    """Apply the canonical ZWJ rule of SINHALA.md; idempotent, leaves standard spelling alone."""
+def canonical_joiners(text: str, version: str = NORMALIZATION_VERSION) -> str:
+    """Apply the canonical ZWJ rule of SINHALA.md; idempotent, leaves standard spelling alone.
+
+    si-2: every joiner after an al-lakuna is dropped (repaya and touching letters, whose
+    joiner only asks the font for a joined glyph), then yansaya and rakaransaya get theirs.
+    si-1 (older indexes): only repaya's joiner is dropped.
+    """
     if ZWJ not in text and AL_LAKUNA not in text:
         return text
     text = _REPEATED_JOINER.sub(ZWJ, text)
-    text = _REPAYA.sub(r"\1", text)
+    if version == "si-1":
+        text = _REPAYA.sub(r"\1", text)
+    else:
+        text = _JOINER_AFTER_LAKUNA.sub(AL_LAKUNA, text)
     return _MISSING_CONJUNCT_JOINER.sub(AL_LAKUNA + ZWJ, text)
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, version: str = NORMALIZATION_VERSION) -> str:
     """Canonical form of a passage or query: NFC, canonical joiners, single spaces.
 
-    Mojibake repair is separate (`repair_mojibake`) so callers can count repairs.
+    `version` is the index's normalization rule (see NORMALIZATION_VERSIONS). Mojibake
+    repair is separate (`repair_mojibake`) so callers can count repairs.
     """
+    if version not in NORMALIZATION_VERSIONS:
+        raise ValueError(f"unknown normalization version {version!r}")
     text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub("", text)
     text = _WHITESPACE.sub(" ", text).strip()
-    return canonical_joiners(text)
+    return canonical_joiners(text, version)
 
 
 def has_content(text: str) -> bool:

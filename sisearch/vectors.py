@@ -257,9 +257,10 @@ class VectorIndex:
             params: Any = faiss.SearchParametersIVF(
                 sel=selector, nprobe=nprobe or faiss.extract_index_ivf(self._index).nprobe
             )
+        elif self.kind == HNSW:
+            # Per-query parameters: setting efSearch on the graph would be saved with it.
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef or DEFAULT_EF)
         else:
-            if self.kind == HNSW and ef:
-                faiss.downcast_index(self._index.index).hnsw.efSearch = ef
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         with _threads_for(len(queries)):
             return self._index.search(queries, k, params=params)

@@ -17,6 +17,7 @@ HIT_FIELDS = {
     "query",
     "rank",
     "score",
+    "cosine",
     "doc_id",
     "text",
     "source",
@@ -161,7 +162,7 @@ def test_info_json(indexed, run, tiny_model) -> None:
         tiny_model,
         64,
     )
-    assert info["normalization"] == "si-1" and info["index_type"] == "auto"
+    assert info["normalization"] == "si-2" and info["index_type"] == "auto"
     assert info["vectors_kind"] == "flat"
     assert info["database_bytes"] > 0 and info["vectors_bytes"] > 0
     assert "documents" in run("info").output
@@ -260,7 +261,7 @@ def test_unloadable_model(run, tmp_path) -> None:
 def test_help_does_not_import_torch() -> None:
     code = (
         "import sys; from sisearch.cli import main; sys.argv=['sisearch','--help'];\n"
-        "try: main()\nexcept SystemExit: pass\n"
+        "try: main()\nexcept SystemExit as e: assert e.code in (0, None), e.code\n"
         "assert 'torch' not in sys.modules and 'faiss' not in sys.modules, 'heavy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -269,7 +270,7 @@ def test_help_does_not_import_torch() -> None:
 def test_info_does_not_import_torch(indexed, tmp_path) -> None:
     code = (
         "import sys; from sisearch.cli import main; sys.argv=['sisearch','info'];\n"
-        "try: main()\nexcept SystemExit: pass\n"
+        "try: main()\nexcept SystemExit as e: assert e.code in (0, None), e.code\n"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=tmp_path)

@@ -124,3 +124,18 @@ def test_line_over_the_limit_is_refused_without_reading_it_whole(tmp_path: Path)
         f.write(b"x" * (MAX_PASSAGE_BYTES + 10))
     with pytest.raises(CorpusError, match=r"huge\.txt:1: line longer than 16 MiB"):
         list(read_corpus(path))
+
+
+def test_literal_quote_in_unquoted_csv_field_keeps_later_line_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.csv",
+        'text,size\nතිරය 5" screen,5\nකොළඹ,"a\nb"\nවරාය,7\n\nලංකාව,8\n'.encode(),
+    )
+    docs = list(read_corpus(path))
+    assert [(d.text, d.line) for d in docs] == [
+        ('තිරය 5" screen', 2),
+        ("කොළඹ", 3),
+        ("වරාය", 5),
+        ("ලංකාව", 7),
+    ]
+    assert docs[1].metadata == {"size": "a\nb"}

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -285,3 +286,22 @@ def test_retrieval_set_is_complete() -> None:
     assert all(
         doc in ids and grade in (1, 2) for judged in qrels.values() for doc, grade in judged.items()
     )
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_every_hit_carries_its_exact_best_chunk_cosine(topic_index: Index, mode: str) -> None:
+    query = "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
+    hits = topic_index.search(query, limit=8, mode=mode, cosine=True)
+    assert hits
+    embedding = topic_index.encoder.encode_queries([query])[0]
+    chunks = topic_index.store.chunk_embeddings_of_documents([h.doc_id for h in hits])
+    for hit in hits:
+        assert hit.cosine == pytest.approx(float(np.max(chunks[hit.doc_id] @ embedding)), abs=1e-6)
+    if mode == "dense":
+        assert [h.cosine for h in hits] == pytest.approx([h.score for h in hits], abs=1e-5)
+
+
+def test_lexical_mode_without_a_loaded_model_has_no_cosine(tmp_path: Path, tiny_encoder) -> None:
+    Index.create(tmp_path / "ix", encoder=tiny_encoder).add(["කොළඹ වරාය", "ලංකාව"])
+    (hit,) = Index.open(tmp_path / "ix").search("වරාය", mode="lexical")
+    assert hit.cosine is None

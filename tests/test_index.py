@@ -76,9 +76,11 @@ def test_hits_carry_source_line_and_metadata(tmp_path: Path, tiny_encoder) -> No
         {"topic": "port"},
     )
     assert hit.score == pytest.approx(1.0, abs=1e-5)
+    assert hit.cosine == pytest.approx(hit.score, abs=1e-6)
     assert set(hit.to_dict()) == {
         "rank",
         "score",
+        "cosine",
         "doc_id",
         "text",
         "source",
@@ -238,7 +240,7 @@ def test_pytorch_index_detects_a_changed_model_folder(
 
 def test_manifest_records_model_and_normalization(corpus_index: Index) -> None:
     manifest = json.loads((corpus_index.path / MANIFEST_FILE).read_text())
-    assert manifest["normalization"] == "si-1"
+    assert manifest["normalization"] == "si-2"
     assert manifest["model"]["dim"] == 64 and manifest["model"]["pooling"] == "mean"
     assert manifest["vectors_generation"] == corpus_index.store.generation
 

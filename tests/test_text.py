@@ -52,6 +52,39 @@ def test_repaya_loses_its_zwj() -> None:
     assert canonical_joiners("ධර්\u200dම") == "ධර්ම"
 
 
+TOUCHING_LETTERS = [
+    ("ප්‍රතික්‍ෂේප", "ප්‍රතික්ෂේප"),
+    ("ක්‍ෂේත්‍රය", "ක්ෂේත්‍රය"),
+    ("ආනන්‍ද", "ආනන්ද"),
+    ("බුද්‍ධ", "බුද්ධ"),
+    ("නිට්‍ඨාව", "නිට්ඨාව"),
+    ("ක්‍වොන්ටම්", "ක්වොන්ටම්"),
+]
+
+
+def test_touching_letters_lose_their_zwj_in_si_2() -> None:
+    for joined, plain in TOUCHING_LETTERS:
+        assert normalize(joined) == normalize(plain) == plain
+        assert normalize(joined, "si-1") == joined  # older indexes keep their rule
+
+
+def test_si_2_keeps_yansaya_rakaransaya_and_drops_repaya() -> None:
+    text = "ප්රතික්‍ෂේප කාර්‍ය සෞඛ්ය ධර්‍ම ශ්‍රී"
+    assert normalize(text) == "ප්‍රතික්ෂේප කාර්ය සෞඛ්‍ය ධර්ම ශ්‍රී"
+
+
+@given(SINHALA)
+def test_si_1_is_idempotent_too(text: str) -> None:
+    once = normalize(text, "si-1")
+    assert normalize(once, "si-1") == once
+
+
+@given(SINHALA)
+def test_si_2_of_si_1_text_is_si_2(text: str) -> None:
+    """What `rebuild --normalize` relies on: stored si-1 text re-normalizes to si-2 exactly."""
+    assert normalize(normalize(text, "si-1")) == normalize(text)
+
+
 def test_repeated_zwj_collapses() -> None:
     assert normalize("ප්\u200d\u200d\u200dරදේශය") == "ප්\u200dරදේශය"
 

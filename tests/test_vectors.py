@@ -152,3 +152,18 @@ def test_rebuild_changes_kind_without_reencoding_and_mmap_loads(tmp_path, tiny_m
         assert result.exit_code == 0 and len(result.output.splitlines()) == 3
     result = runner.invoke(cli, ["index", "c.txt", "--index-type", "hnsw"])
     assert result.exit_code == 2 and "sisearch rebuild --index-type" in result.output
+
+
+def test_query_ef_is_per_query_and_never_saved(tmp_path, tiny_encoder, texts) -> None:
+    import faiss
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32", index_type="hnsw")
+    index.add(texts[:300])
+    index.search("ලංකාව", limit=5, mode="dense", ef=4)
+    index.add(texts[300:400])
+    reopened = Index.open(tmp_path / "ix", encoder=tiny_encoder)
+    graph = faiss.downcast_index(reopened._fresh_vectors()._index.index)
+    assert graph.hnsw.efSearch == 256
+    sample = texts[:400:40]
+    hits = reopened.search_many(sample, limit=1, mode="dense")
+    assert [h[0].text for h in hits] == sample
