@@ -15,6 +15,8 @@ from .errors import (
     IndexCorrupt,
     IndexExists,
     IndexNotFound,
+    IndexReadOnly,
+    InvalidIndexName,
     InvalidQuery,
     ModelLoadError,
     ModelMismatch,
@@ -22,6 +24,7 @@ from .errors import (
     SisearchError,
 )
 from .index import AddResult, Hit, Index
+from .names import index_location
 from .text import normalize
 
 __version__ = "0.1.0"
@@ -38,12 +41,15 @@ __all__ = [
     "IndexCorrupt",
     "IndexExists",
     "IndexNotFound",
+    "IndexReadOnly",
+    "InvalidIndexName",
     "InvalidQuery",
     "ModelLoadError",
     "ModelMismatch",
     "OutputExists",
     "SisearchError",
     "__version__",
+    "index_location",
     "normalize",
     "read_corpus",
 ]

@@ -322,6 +322,13 @@ def query_command(
         results = index.search_many(
             texts, limit, mode=mode, where=where, raw_fts=raw_fts, nprobe=nprobe, ef=ef
         )
+        if index.vectors_rebuilt_in_memory:
+            click.echo(
+                f"Note: the vector file of {index.path} lags its database (an interrupted write?);"
+                " it was rebuilt in memory for this query. Save it with: sisearch rebuild"
+                f" --index {index_name}",
+                err=True,
+            )
     if as_json:
         for query, hits in zip(texts, results):
             for hit in hits:
@@ -619,8 +626,8 @@ def delete_command(
         raise click.UsageError("give --id and/or --source")
     location = index_location(index_dir, index_name)
     with Index.open(location) as index:
-        count = index.delete(doc_ids, source=None if source is None else source_name(source))
-    click.echo(f"Deleted {count} document{'s' if count != 1 else ''} from {location}")
+        count = index.delete(doc_ids, source=source)
+    click.echo(f"Deleted {_count(count, 'document')} from {location}")
 
 
 @cli.command("rebuild")
@@ -634,6 +641,13 @@ def delete_command(
 @click.option("--model", default=None, help="With --encoder: where the index's model is now.")
 @click.option("--index-type", type=click.Choice(KINDS), help="Rebuild as this kind of index.")
 @click.option("--compress/--no-compress", default=None, help="Store IVF vectors in 8 bits.")
+@click.option(
+    "--normalize",
+    "renormalize",
+    is_flag=True,
+    help="Move an index built under an older text normalization rule to the current one,"
+    " re-encoding only the passages whose text changes.",
+)
 def rebuild_command(
     index_name: str,
     index_dir: Path,
@@ -641,6 +655,7 @@ def rebuild_command(
     model: str | None,
     index_type: str | None,
     compress: bool | None,
+    renormalize: bool,
 ) -> None:
     """Rebuild an index's vector file from its stored embeddings (no re-encoding).
 
@@ -648,6 +663,7 @@ def rebuild_command(
       sisearch rebuild --index news
       sisearch rebuild --index news --encoder --model ./models/si-encoder
       sisearch rebuild --index news --index-type hnsw
+      sisearch rebuild --index news --normalize
     """
     if model and not export:
         raise click.UsageError("--model is used only with --encoder")
@@ -656,6 +672,15 @@ def rebuild_command(
         if export:
             spec = index.export_encoder(model)
             click.echo(f"Exported the encoder of {location}: {spec.engine} {spec.precision}")
+        if renormalize:
+            before = index.manifest.normalization
+            done = index.renormalize()
+            click.echo(
+                f"Normalized {location} from {before} to {done.version}:"
+                f" {_count(done.changed, 'passage')} changed"
+                f" ({_count(done.chunks_encoded, 'chunk')} encoded),"
+                f" {done.merged} merged into an equal passage"
+            )
         count = index.rebuild(index_type, compress)
         kind = index.info()["vectors_kind"]
     click.echo(f"Rebuilt {location}: {count} vectors ({kind})")
@@ -781,6 +806,10 @@ def _console(stderr: bool = False, soft_wrap: bool = False) -> Console:
     """A console that prints user text as it is: no markup, emoji codes or highlighting
     (a query "[bold]x" or a file "report[v2].txt" must show as typed)."""
     return Console(stderr=stderr, soft_wrap=soft_wrap, markup=False, emoji=False, highlight=False)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _human_bytes(size: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from .errors import CorpusError, EmptyCorpus
 
 STDIN = "-"
-STDIN_SOURCE = "<stdin>"
+STDIN_SOURCE = "-"
 MAX_PASSAGE_BYTES = 16 * 1024 * 1024
 _SNIFF_BYTES = 8192
 _FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
@@ -65,17 +65,18 @@ def read_corpus(
     fmt = corpus_format(name)
     if name == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
-        yield from _read(stream, STDIN_SOURCE, fmt, text_field)
+        yield from _read(stream, STDIN_SOURCE, "<stdin>", fmt, text_field)
         return
     check_corpus_file(name)
     with open(name, "rb") as f:
-        yield from _read(f, source_name(name), fmt, text_field)
+        yield from _read(f, source_name(name), name, fmt, text_field)
 
 
 def source_name(path: str | os.PathLike[str]) -> str:
-    """The `source` recorded for documents read from `path` ("-" is stdin)."""
+    """The `source` recorded for documents read from `path`: the file's resolved path
+    (links followed), so every spelling of one file is one source; "-" is stdin."""
     name = os.fspath(path)
-    return STDIN_SOURCE if name == STDIN else os.path.normpath(name)
+    return STDIN_SOURCE if name == STDIN else os.path.realpath(name)
 
 
 def require_passages(documents: Iterator[Document], source: str) -> Generator[Document]:
@@ -94,20 +95,23 @@ def _chain(first: Document, rest: Iterator[Document]) -> Generator[Document]:
     yield from rest
 
 
-def _read(stream: BinaryIO, source: str, fmt: str, text_field: str) -> Iterator[Document]:
-    lines = _decoded_lines(stream, source)
+def _read(
+    stream: BinaryIO, source: str, label: str, fmt: str, text_field: str
+) -> Iterator[Document]:
+    """Documents recorded under `source`; errors name the file as `label` (as the user typed it)."""
+    lines = _decoded_lines(stream, label)
     if fmt == "txt":
         for number, line in lines:
             if line.strip():
                 yield Document(text=line.rstrip("\r\n"), source=source, line=number)
     elif fmt == "jsonl":
-        yield from _read_jsonl(lines, source, text_field)
+        yield from _read_jsonl(lines, source, label, text_field)
     else:
-        yield from _read_table(lines, source, text_field, "\t" if fmt == "tsv" else ",")
+        yield from _read_table(lines, source, label, text_field, "\t" if fmt == "tsv" else ",")
 
 
 def _read_jsonl(
-    lines: Iterator[tuple[int, str]], source: str, text_field: str
+    lines: Iterator[tuple[int, str]], source: str, label: str, text_field: str
 ) -> Iterator[Document]:
     for number, line in lines:
         if not line.strip():
@@ -115,20 +119,20 @@ def _read_jsonl(
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
-            raise CorpusError(f"{source}:{number}: invalid JSON ({e.msg})") from None
+            raise CorpusError(f"{label}:{number}: invalid JSON ({e.msg})") from None
         if not isinstance(record, dict):
-            raise CorpusError(f"{source}:{number}: expected a JSON object per line")
+            raise CorpusError(f"{label}:{number}: expected a JSON object per line")
         text = record.pop(text_field, None)
         if not isinstance(text, str):
             raise CorpusError(
-                f"{source}:{number}: no string field {text_field!r} (use --text-field)"
+                f"{label}:{number}: no string field {text_field!r} (use --text-field)"
             )
         if text.strip():
             yield Document(text=text, source=source, line=number, metadata=record)
 
 
 def _read_table(
-    lines: Iterator[tuple[int, str]], source: str, text_field: str, delimiter: str
+    lines: Iterator[tuple[int, str]], source: str, label: str, text_field: str, delimiter: str
 ) -> Iterator[Document]:
     """Rows of a CSV/TSV file as Documents, each numbered by the file line it starts on.
 
@@ -143,7 +147,7 @@ def _read_table(
             return
         if text_field not in header:
             raise CorpusError(
-                f"{source}:1: no column {text_field!r} in the header {header} (use --text-field)"
+                f"{label}:1: no column {text_field!r} in the header {header} (use --text-field)"
             )
         consumed = reader.line_num
         for row in reader:
@@ -151,13 +155,13 @@ def _read_table(
             if not row:
                 continue
             if len(row) > len(header):
-                raise CorpusError(f"{source}:{number}: more fields than the header has")
+                raise CorpusError(f"{label}:{number}: more fields than the header has")
             record = dict(zip(header, row))
             text = record.pop(text_field, "") or ""
             if text.strip():
                 yield Document(text=text, source=source, line=number, metadata=record)
     except csv.Error as e:
-        raise CorpusError(f"{source}:{reader.line_num}: malformed CSV ({e})") from None
+        raise CorpusError(f"{label}:{reader.line_num}: malformed CSV ({e})") from None
 
 
 def _lines(stream: BinaryIO, source: str) -> Iterator[bytes]:

@@ -260,7 +260,9 @@ def load_encoder(
     path = Path(model).expanduser()
     if path.exists():
         _check_model_folder(model, path)
-        return _load(model, str(path), query_prompt, document_prompt, local_only=True)
+        # Recorded resolved, so the index finds its model from any working folder.
+        resolved = str(path.resolve())
+        return _load(resolved, resolved, query_prompt, document_prompt, local_only=True)
     if _looks_like_path(model):
         raise ModelLoadError(
             f"Cannot load model {model!r}: no such folder. Fix: give the path of a saved"

@@ -35,6 +35,10 @@ class IndexBusy(SisearchError):
     """Another process is writing to the index."""
 
 
+class IndexReadOnly(SisearchError):
+    """The index's folder cannot be written here (a read-only share); it can still be searched."""
+
+
 class ModelLoadError(SisearchError):
     """The encoder could not be loaded."""
 

@@ -1,17 +1,17 @@
 """Index: a folder holding a manifest, the SQLite store and the FAISS file, kept consistent.
 
-Write path: normalize -> skip known documents -> chunk -> reuse stored embeddings of
-equal chunks -> encode the rest -> commit a group to SQLite -> add to FAISS; the FAISS
-file is saved (atomically) at the end and the manifest then records its generation.
-If the process dies anywhere, SQLite holds whole groups only, and the next open sees
-the FAISS file lag the store and rebuilds it from the stored embeddings.
+`Index` is the coordinator: it opens the folder, loads the encoder, searches, and for
+every change takes the writer lock and hands over to `IndexWriter` (writer.py). The
+manifest and vector file have one owner, `IndexState` (state.py): read by anyone,
+changed only under the lock from a fresh read. Opening an index writes nothing, so a
+read-only folder can be searched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from itertools import islice
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,45 +19,23 @@ import numpy as np
 
 from .corpus import Document
 from .encoder import DEFAULT_MODEL, Encoder, TextEncoder, load_encoder
-from .errors import DocumentNotFound, IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
+from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .filters import Filter, as_filter
 from .lexical import fts_query
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
-from .onnx_encoder import (
-    MIN_COSINE,
-    MIN_MEAN_COSINE,
-    PRECISIONS,
-    OnnxEncoder,
-    agreement,
-    build_engine,
-)
+from .onnx_encoder import PRECISIONS, OnnxEncoder, build_engine
 from .search import DenseSearch, best_chunk_cosines, hybrid_candidates, rank_for_mode
-from .store import DATABASE_FILE, DocumentStore, NewChunk, NewDocument, content_hash
-from .text import (
-    NORMALIZATION_VERSION,
-    NORMALIZATION_VERSIONS,
-    chunk_spans,
-    has_content,
-    normalize,
-    repair_mojibake,
-)
-from .vectors import (
-    AUTO,
-    IVF,
-    RETRAIN_GROWTH,
-    VECTORS_FILE,
-    VectorIndex,
-    choose_kind,
-)
+from .state import IndexState
+from .store import DATABASE_FILE, DocumentStore
+from .text import NORMALIZATION_VERSION, NORMALIZATION_VERSIONS, has_content, normalize
+from .vectors import AUTO, IVF, VECTORS_FILE, VectorIndex, choose_kind
+from .writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
 
-GROUP_SIZE = 256
 # IVF cells are trained on up to this many stored embeddings (FAISS wants 39+ per cell).
 TRAINING_ROWS = 200_000
-SAMPLE_CHECK = 64
 ENCODER_FOLDER = "encoder"
 MODES = ("hybrid", "dense", "lexical")
-ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -87,21 +65,6 @@ class Hit:
         return asdict(self)
 
 
-@dataclass
-class AddResult:
-    """What `Index.add` or `Index.sync` did: passages seen, documents and chunks added,
-    encodings done, documents removed (sync only), mojibake repairs, and notes."""
-
-    passages: int = 0
-    documents_added: int = 0
-    documents_skipped: int = 0
-    chunks_added: int = 0
-    chunks_encoded: int = 0
-    repaired: int = 0
-    documents_removed: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
 class Index:
     """A searchable collection of Sinhala passages stored in one folder.
 
@@ -109,6 +72,8 @@ class Index:
     >>> index.add(["ශ්‍රී ලංකාව දිවයිනකි.", "කොළඹ වරාය"])
     >>> index.search("දිවයින", limit=5)
     """
+
+    encoder_folder = ENCODER_FOLDER
 
     def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = path
@@ -119,7 +84,11 @@ class Index:
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
         self._lock = WriterLock(path)
+        self.state = IndexState(path, self._lock)
         self._mmap = False
+        # True when this process had to rebuild the vector file in memory (it lagged the
+        # store after an interrupted write); a reader never writes, the next writer saves.
+        self.vectors_rebuilt_in_memory = False
 
     @classmethod
     def create(
@@ -157,14 +126,23 @@ class Index:
         reference = encoder or load_encoder(model, query_prompt, document_prompt)
         fingerprint = reference.fingerprint()
         path.mkdir(parents=True, exist_ok=True)
-        with WriterLock(path):
+        lock = WriterLock(path)
+        with lock:
             if (path / MANIFEST_FILE).exists():
                 raise IndexExists(f"An index already exists at {path}")
             engine, spec = build_engine(reference, path / ENCODER_FOLDER, precision)
             manifest = Manifest.new(fingerprint, NORMALIZATION_VERSION, index_type, spec)
-            manifest = manifest.with_vectors(index_type, compress, trained_on=0)
-            DocumentStore(path / DATABASE_FILE, manifest.model.dim).close()
+            manifest = manifest.with_vectors(index_type, compress)
+            store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
+            store.upgrade()
+            store.mark_sources_resolved()
+            store.close()
             manifest.write(path)
+            dim = manifest.model.dim
+            empty = VectorIndex.build(
+                choose_kind(index_type, 0), dim, [], np.zeros((0, dim)), 0, compress
+            )
+            manifest = IndexState(path, lock).save_vectors(empty, 0)
         index = cls(path, manifest)
         index._encoder, index._reference = engine, reference
         return index
@@ -195,6 +173,9 @@ class Index:
             )
         index = cls(path, manifest)
         index._mmap = mmap
+        if index.store.needs_upgrade:  # an index from an older sisearch: upgraded once
+            with index._writing():
+                pass
         if encoder is not None or model is not None:
             index._reference = index._checked_reference(model, encoder)
         return index
@@ -251,22 +232,28 @@ class Index:
 
         The model (the recorded one unless given) must match the index's fingerprint.
         """
-        with self._lock:
+        with self._writing() as writer:
             reference = self._checked_reference(model)
             engine, spec = build_engine(
                 reference, self.path / ENCODER_FOLDER, self.manifest.encoder.precision
             )
-            if spec.engine != self.manifest.encoder.engine and self.store.chunk_count():
-                raise IndexCorrupt(
-                    f"Cannot re-export the encoder of {self.path}: {spec.note}; the stored"
-                    " vectors were made another way. Build a new index."
-                )
-            self.manifest = Manifest.read(self.path).with_encoder(spec)
-            self.manifest.write(self.path)
+            writer.check_encoder_kind(spec.engine, spec.note)
+            self.manifest = self.state.update(lambda m: m.with_encoder(spec))
             self._encoder, self._reference = engine, reference
             return spec
 
-    # Writing
+    # Writing: each holds the writer lock throughout (IndexBusy if another process has it).
+
+    @contextmanager
+    def _writing(self) -> Iterator[IndexWriter]:
+        """The writer lock, a fresh manifest, an upgraded schema and migrated sources."""
+        with self._lock:
+            self.manifest = self.state.read()
+            self.store.upgrade()
+            writer = IndexWriter(self)
+            writer.migrate_sources()
+            writer.migrate_model_path()
+            yield writer
 
     def add(
         self,
@@ -279,12 +266,11 @@ class Index:
 
         A passage already in the index from the same source is skipped (its line
         number updated if it moved), and a chunk whose text is already stored reuses
-        its embedding, so re-adding a corpus encodes nothing. Holds the index's write
-        lock throughout (IndexBusy if another process has it). `progress` is called
+        its embedding, so re-adding a corpus encodes nothing. `progress` is called
         with the number of passages handled after each group.
         """
-        with self._lock:
-            return self._add(items, batch_size, progress, None)
+        with self._writing() as writer:
+            return writer.add(items, batch_size, progress)
 
     def sync(
         self,
@@ -297,217 +283,34 @@ class Index:
         """Make the index hold exactly `items` for `source` (say, a file's current passages).
 
         New passages are added, passages no longer there are deleted, unchanged ones
-        are left alone and not re-encoded. Every item must come from `source`.
-        Interrupted, it leaves extra passages at worst; running it again finishes it.
+        are left alone and not re-encoded. Every item must come from `source` (for a
+        file, `sisearch.corpus.source_name(path)`, its resolved path). Interrupted, it
+        leaves extra passages at worst; running it again finishes it.
         """
-
-        def checked() -> Iterator[Document]:
-            for item in items:
-                if item.source != source:
-                    raise InvalidQuery(f"sync of {source!r} got a passage from {item.source!r}")
-                yield item
-
-        seen: set[str] = set()
-        with self._lock:
-            result = self._add(checked(), batch_size, progress, seen)
-            stale = [
-                d for d, digest in self.store.documents_of_source(source) if digest not in seen
-            ]
-            result.documents_removed = self._delete(stale)
-        return result
+        with self._writing() as writer:
+            return writer.sync(items, source, batch_size, progress)
 
     def delete(self, doc_ids: Iterable[int] = (), *, source: str | None = None) -> int:
-        """Delete documents by id and/or every document from `source`; returns how many.
+        """Delete documents by id and/or every document from `source` (a file in any
+        spelling: relative, absolute, through a link); returns how many.
 
         Raises DocumentNotFound if nothing matches.
         """
-        with self._lock:
-            wanted = set(doc_ids)
-            found = set(self.store.get_documents(sorted(wanted)))
-            if wanted - found:
-                missing = ", ".join(map(str, sorted(wanted - found)))
-                raise DocumentNotFound(f"No document with id {missing} in {self.path}")
-            if source is not None:
-                from_source = {d for d, _ in self.store.documents_of_source(source)}
-                if not from_source:
-                    raise DocumentNotFound(f"No documents from source {source!r} in {self.path}")
-                found |= from_source
-            return self._delete(sorted(found))
-
-    def _delete(self, doc_ids: Sequence[int]) -> int:
-        if not doc_ids:
-            return 0
-        vectors = self._fresh_vectors()
-        chunk_ids = self.store.delete_documents(doc_ids)
-        try:
-            if vectors.can_remove:
-                vectors.remove(chunk_ids)
-            else:  # an HNSW graph cannot drop nodes: rebuild it from the stored embeddings
-                self._vectors = self._build_from_store()
-            self._vectors_generation = self.store.generation
-        finally:
-            self._save_vectors_if_current()
-        return len(doc_ids)
-
-    def _save_vectors_if_current(self) -> None:
-        """Save the in-memory vectors if they match the store; else the next open rebuilds."""
-        if self._vectors is not None and self._vectors_generation == self.store.generation:
-            self._save_vectors()
-
-    def _add(
-        self,
-        items: Iterable[str | Document],
-        batch_size: int | None,
-        progress: ProgressCallback | None,
-        seen: set[str] | None,
-    ) -> AddResult:
-        result = AddResult()
-        vectors = self._fresh_vectors()
-        start_generation = self.store.generation
-        try:
-            for group in _groups(_as_documents(items), GROUP_SIZE):
-                ids, embeddings = self._add_group(group, batch_size, result, seen)
-                vectors.add(ids, embeddings)
-                self._vectors_generation = self.store.generation
-                if progress is not None:
-                    progress(len(group))
-        finally:
-            if self.store.generation != start_generation:
-                self._refit_vectors(result)
-                self._save_vectors_if_current()
-        return result
-
-    def _refit_vectors(self, result: AddResult) -> None:
-        """Switch the vector index's kind when growth calls for it (auto: exact to IVF), and
-        warn when an IVF index has outgrown the data its cells were trained on."""
-        if self._vectors is None or self._vectors_generation != self.store.generation:
-            return
-        count = self.store.chunk_count()
-        if choose_kind(self.manifest.index_type, count) != self._vectors.kind:
-            self._vectors = self._build_from_store()
-        elif self._vectors.kind == IVF and count > RETRAIN_GROWTH * self.manifest.trained_on:
-            result.notes.append(
-                f"the index has {count} vectors, over {RETRAIN_GROWTH}x the"
-                f" {self.manifest.trained_on} its IVF cells were trained on; run"
-                " `sisearch rebuild` to retrain them (no re-encoding)"
-            )
-
-    def _add_group(
-        self,
-        group: list[Document],
-        batch_size: int | None,
-        result: AddResult,
-        seen: set[str] | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        result.passages += len(group)
-        prepared: dict[tuple[str, str], NewDocument] = {}
-        for document in group:
-            text, repaired = repair_mojibake(document.text)
-            result.repaired += repaired
-            text = self.normalize(text)
-            if not has_content(text):
-                continue
-            digest = content_hash(text)
-            prepared.setdefault(
-                (document.source, digest),
-                NewDocument(text, document.source, document.line, dict(document.metadata), digest),
-            )
-        if seen is not None:
-            seen.update(digest for _, digest in prepared)
-        known = self.store.known_documents(prepared)
-        self.store.update_lines(
-            [
-                (doc.line, known[key][0])
-                for key, doc in prepared.items()
-                if key in known and known[key][1] != doc.line and doc.line is not None
-            ]
-        )
-        new = [doc for key, doc in prepared.items() if key not in known]
-        result.documents_skipped += len(group) - len(new)
-        if not new:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self.manifest.model.dim), np.float32)
-        self._chunk(new)
-        self._embed(new, batch_size, result)
-        ids, embeddings = self.store.add(new)
-        result.documents_added += len(new)
-        result.chunks_added += len(ids)
-        return ids, embeddings
-
-    def _chunk(self, documents: list[NewDocument]) -> None:
-        encoder = self.encoder
-        max_tokens = encoder.max_passage_tokens
-        offsets = encoder.token_offsets([d.text for d in documents])
-        for document, token_offsets in zip(documents, offsets):
-            spans = chunk_spans(document.text, token_offsets, max_tokens, max_tokens // 8)
-            document.chunks = [
-                NewChunk(s.start, s.end, content_hash(document.text[s.start : s.end]))
-                for s in spans
-            ]
-
-    def _embed(
-        self, documents: list[NewDocument], batch_size: int | None, result: AddResult
-    ) -> None:
-        chunks = [(d, c) for d in documents for c in d.chunks]
-        vectors = self.store.embeddings_by_hash(c.content_hash for _, c in chunks)
-        missing: dict[str, str] = {}
-        for document, chunk in chunks:
-            if chunk.content_hash not in vectors:
-                missing.setdefault(chunk.content_hash, document.text[chunk.start : chunk.end])
-        if missing and self._first_int8_encoding():
-            self._check_int8_on(list(missing.values())[:SAMPLE_CHECK], result)
-        if missing:
-            encoded = self.encoder.encode_documents(list(missing.values()), batch_size)
-            vectors.update(zip(missing, encoded))
-            result.chunks_encoded += len(missing)
-        for _, chunk in chunks:
-            chunk.vector = vectors[chunk.content_hash]
-
-    def _first_int8_encoding(self) -> bool:
-        spec = self.manifest.encoder
-        return (
-            spec.engine == "onnx"
-            and spec.precision == "int8"
-            and self._reference is not None
-            and self.store.chunk_count() == 0
-        )
-
-    def _check_int8_on(self, sample: list[str], result: AddResult) -> None:
-        """Check int8 against fp32 on the user's own first passages; fall back to fp32 if
-        it drifts (trained weights can have outlier activations that random ones lack)."""
-        assert self._reference is not None
-        mean, low = agreement(
-            self.encoder.encode_documents(sample), self._reference.encode_documents(sample)
-        )
-        if mean >= MIN_MEAN_COSINE and low >= MIN_COSINE:
-            spec = replace(self.manifest.encoder, agreement=round(mean, 6))
-        else:
-            self._encoder, spec = build_engine(
-                self._reference, self.path / ENCODER_FOLDER, "fp32", sample
-            )
-            spec = replace(
-                spec,
-                note=f"int8 embeddings of the first {len(sample)} passages were too far from fp32"
-                f" (mean cosine {mean:.4f}, minimum {low:.4f}); using fp32",
-            )
-            result.notes.append(spec.note)
-        self.manifest = self.manifest.with_encoder(spec)
-        self.manifest.write(self.path)
+        with self._writing() as writer:
+            return writer.delete(doc_ids, source)
 
     def rebuild(self, index_type: str | None = None, compress: bool | None = None) -> int:
         """Rebuild the FAISS file from the stored embeddings (retraining IVF cells), optionally
         as another index type; returns the vector count. Never re-encodes."""
-        with self._lock:
-            if index_type is not None or compress is not None:
-                choose_kind(index_type or self.manifest.index_type, 0)
-                self.manifest = self.manifest.with_vectors(
-                    index_type or self.manifest.index_type,
-                    self.manifest.compress if compress is None else compress,
-                    self.manifest.trained_on,
-                )
-            self._vectors = self._build_from_store()
-            self._vectors_generation = self.store.generation
-            self._save_vectors()
-            return len(self._vectors)
+        with self._writing() as writer:
+            return writer.rebuild(index_type, compress)
+
+    def renormalize(self, *, batch_size: int | None = None) -> NormalizeResult:
+        """Move an index built under an older normalization rule to the current one,
+        re-encoding only the passages whose text changes (see `sisearch rebuild
+        --normalize`). Running it on a current index changes nothing."""
+        with self._writing() as writer:
+            return writer.renormalize(batch_size)
 
     # Reading
 
@@ -625,38 +428,24 @@ class Index:
     # Keeping FAISS in step with the store
 
     def _fresh_vectors(self) -> VectorIndex:
-        """The vector index at the store's current generation, loaded or rebuilt as needed."""
+        """The vector index at the store's current generation, loaded or rebuilt as needed.
+
+        A rebuilt one is saved only by the writer-lock holder: readers never write.
+        """
         generation = self.store.generation
         if self._vectors is not None and self._vectors_generation == generation:
             return self._vectors
-        manifest = Manifest.read(self.path)
-        vectors = None
-        file = self.path / VECTORS_FILE
-        if manifest.vectors_generation == generation and file.exists():
-            try:
-                mmap = self._mmap and not self._lock.held
-                vectors = VectorIndex.load(file, mmap, manifest.trained_on)
-            except IndexCorrupt:
-                vectors = None
-            if vectors is not None and len(vectors) != self.store.chunk_count():
-                vectors = None
-        rebuilt = vectors is None
-        self._vectors = self._build_from_store() if rebuilt else vectors
-        self._vectors_generation = generation
-        if rebuilt:
-            self._repair_file()
-        return self._vectors
-
-    def _repair_file(self) -> None:
-        """Save a rebuilt vector index if no other process is writing (else that writer will)."""
-        if self._lock.held:
-            self._save_vectors()
-        elif self._lock.try_acquire():
-            try:
-                if self.store.generation == self._vectors_generation:
-                    self._save_vectors()
-            finally:
-                self._lock.release()
+        self.manifest = self.state.read()
+        mmap = self._mmap and not self._lock.held
+        vectors = self.state.load_vectors(self.manifest, generation, self.store.chunk_count(), mmap)
+        if vectors is None:
+            vectors = self._build_from_store()
+            if self._lock.held:
+                self.manifest = self.state.save_vectors(vectors, generation)
+            else:
+                self.vectors_rebuilt_in_memory = True
+        self._vectors, self._vectors_generation = vectors, generation
+        return vectors
 
     def _build_from_store(self) -> VectorIndex:
         """A vector index of the kind the index's size calls for, from the stored embeddings."""
@@ -664,26 +453,15 @@ class Index:
         kind = choose_kind(self.manifest.index_type, count)
         dim = self.manifest.model.dim
         training = self.store.training_sample(TRAINING_ROWS) if kind == IVF else np.zeros((0, dim))
-        vectors = VectorIndex.build(
+        return VectorIndex.build(
             kind, dim, self.store.iter_embeddings(), training, count, self.manifest.compress
         )
-        self.manifest = self.manifest.with_vectors(
-            self.manifest.index_type, self.manifest.compress, vectors.trained_on
-        )
-        return vectors
-
-    def _save_vectors(self) -> None:
-        assert self._vectors is not None
-        self._vectors.save(self.path / VECTORS_FILE)
-        self.manifest = self.manifest.with_generation(
-            self._vectors_generation, self._vectors.kind, self._vectors.cells, self._vectors.nprobe
-        )
-        self.manifest.write(self.path)
 
     # Describing
 
     def info(self) -> dict[str, Any]:
         """Counts, model, normalization, index type and sizes on disk."""
+        self.manifest = self.state.read()
         fingerprint = self.manifest.model
         sizes = {
             name: sum(p.stat().st_size for p in self.path.glob(f"{name}*") if p.is_file())
@@ -737,13 +515,3 @@ def _check_probe(recorded: Sequence[float], current: np.ndarray, path: Path) -> 
             f" the index was built with (probe cosine {cosine:.4f}). Fix: sisearch rebuild"
             " --encoder, with the index's model available."
         )
-
-
-def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:
-    for item in items:
-        yield Document(text=item) if isinstance(item, str) else item
-
-
-def _groups(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
-    while group := list(islice(documents, size)):
-        yield group

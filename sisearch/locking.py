@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
 
-from .errors import IndexBusy
+from .errors import IndexBusy, IndexReadOnly
 
 LOCK_FILE = "write.lock"
 
@@ -21,7 +22,15 @@ class WriterLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; False if another process holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except (PermissionError, OSError) as e:
+            if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+                raise IndexReadOnly(
+                    f"Index {self.path.parent} cannot be changed here: its folder is read-only"
+                    " (it can still be searched)"
+                ) from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -69,18 +69,29 @@ class Manifest:
     def with_encoder(self, encoder: EncoderSpec) -> Manifest:
         return replace(self, encoder=encoder)
 
-    def with_vectors(self, index_type: str, compress: bool, trained_on: int) -> Manifest:
-        return replace(self, index_type=index_type, compress=compress, trained_on=trained_on)
+    def with_vectors(self, index_type: str, compress: bool) -> Manifest:
+        """The vector index the user asked for (the saved file follows at the next save)."""
+        return replace(self, index_type=index_type, compress=compress)
 
-    def with_generation(self, generation: int, kind: str, cells: int, nprobe: int) -> Manifest:
-        """The state of a vector file just saved: its generation, kind, IVF cells and nprobe."""
+    def with_generation(
+        self, generation: int, kind: str, cells: int, nprobe: int, trained_on: int
+    ) -> Manifest:
+        """The state of a vector file just saved: its generation, kind, IVF cells, nprobe and
+        the number of vectors its IVF cells were trained on."""
         return replace(
             self,
             vectors_generation=generation,
             vectors_kind=kind,
             ivf_cells=cells,
             ivf_nprobe=nprobe,
+            trained_on=trained_on,
         )
+
+    def with_model_name(self, name: str) -> Manifest:
+        return replace(self, model=replace(self.model, name=name))
+
+    def with_normalization(self, version: str) -> Manifest:
+        return replace(self, normalization=version)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

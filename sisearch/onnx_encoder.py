@@ -12,10 +12,12 @@ answers queries even where the original model folder is gone.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,12 +79,10 @@ def export_onnx(model: Any, out: Path, precision: str) -> None:
             )
         model.to(device)
         if precision == "int8":
-            import logging
-
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" notice
-            quantize_dynamic(fp32_file, out / MODEL_FILE, weight_type=QuantType.QInt8)
+            with _root_logger_quiet():  # it logs a "consider pre-processing" notice on root
+                quantize_dynamic(fp32_file, out / MODEL_FILE, weight_type=QuantType.QInt8)
         else:
             shutil.move(fp32_file, out / MODEL_FILE)
     tokenizer.backend_tokenizer.save(str(out / TOKENIZER_FILE))
@@ -94,6 +94,18 @@ def export_onnx(model: Any, out: Path, precision: str) -> None:
         "pad_token": str(tokenizer.pad_token),
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def _root_logger_quiet() -> Iterator[None]:
+    """Hide warnings on the root logger for a moment, then restore the host's level."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 class OnnxEncoder(TextEncoder):

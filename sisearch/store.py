@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,32 +69,47 @@ class StoredDocument:
 
 
 class DocumentStore:
-    """Documents, chunks and embeddings in SQLite (WAL, so readers never wait for a writer)."""
+    """Documents, chunks and embeddings in SQLite (WAL, so readers never wait for a writer).
+
+    Opening changes nothing: WAL mode and schema migrations are set up by `upgrade`,
+    which the index calls at create and under its writer lock. A folder that cannot be
+    written (a read-only share) is opened read-only.
+    """
 
     def __init__(self, path: Path, dim: int) -> None:
         self.path = path
         self.dim = dim
         try:
-            self.db = sqlite_utils.Database(path)
+            self.db = sqlite_utils.Database(_connect(path))
             self.db.execute("PRAGMA busy_timeout = 10000")
             self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.enable_wal()
-            self._migrate()
+            version = self.schema_version
         except sqlite3.DatabaseError as e:
             raise IndexCorrupt(f"{path}: not a readable sisearch database ({e})") from None
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise IndexCorrupt(
                 f"{self.path}: written by a newer sisearch (schema {version}); upgrade sisearch"
             )
-        if version == SCHEMA_VERSION:
-            return
-        if version < 1:
-            self._create_v1()
-        if version < 2:
-            self._add_keyword_index()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def needs_upgrade(self) -> bool:
+        return self.schema_version < SCHEMA_VERSION
+
+    def upgrade(self) -> None:
+        """WAL mode and schema migrations; only for the holder of the index's writer lock."""
+        try:
+            self.db.enable_wal()
+            version = self.schema_version
+            if version < 1:
+                self._create_v1()
+            if version < 2:
+                self._add_keyword_index()
+        except sqlite3.DatabaseError as e:
+            raise IndexCorrupt(f"{self.path}: cannot upgrade the database ({e})") from None
 
     def _create_v1(self) -> None:
         with self.db.atomic():
@@ -243,27 +260,27 @@ class DocumentStore:
                     "INSERT INTO documents_fts (rowid, key) VALUES (?, ?)",
                     [doc_id, lexical_key(document.text)],
                 )
-                for position, chunk in enumerate(document.chunks):
-                    vector = np.ascontiguousarray(chunk.vector, dtype=np.float32)
-                    cursor = self.db.execute(
-                        "INSERT INTO chunks (doc_id, position, start, end, content_hash, embedding)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            doc_id,
-                            position,
-                            chunk.start,
-                            chunk.end,
-                            chunk.content_hash,
-                            vector.tobytes(),
-                        ],
-                    )
-                    ids.append(cursor.lastrowid)
+                for chunk_id, vector in self._insert_chunks(doc_id, document.chunks):
+                    ids.append(chunk_id)
                     vectors.append(vector)
             self._bump_generation()
         return (
             np.asarray(ids, dtype=np.int64),
             np.vstack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32),
         )
+
+    def _insert_chunks(
+        self, doc_id: int, chunks: Sequence[NewChunk]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Insert a document's chunks; yields each new chunk id with its vector."""
+        for position, chunk in enumerate(chunks):
+            vector = np.ascontiguousarray(chunk.vector, dtype=np.float32)
+            cursor = self.db.execute(
+                "INSERT INTO chunks (doc_id, position, start, end, content_hash, embedding)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [doc_id, position, chunk.start, chunk.end, chunk.content_hash, vector.tobytes()],
+            )
+            yield int(cursor.lastrowid), vector
 
     def _bump_generation(self) -> None:
         self.db.execute(
@@ -385,6 +402,69 @@ class DocumentStore:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
+    def iter_documents(self, batch: int = 2000) -> Iterator[tuple[int, str, str, int | None, dict]]:
+        """(id, text, source, line, metadata) of every document in id order, a batch at a time."""
+        last = -1
+        while rows := self.db.execute(
+            "SELECT id, text, source, line, metadata FROM documents WHERE id > ? ORDER BY id"
+            " LIMIT ?",
+            [last, batch],
+        ).fetchall():
+            for doc_id, text, source, line, metadata in rows:
+                yield doc_id, text, source, line, json.loads(metadata)
+            last = rows[-1][0]
+
+    def replace_documents(self, changes: Sequence[tuple[int, NewDocument]]) -> None:
+        """Give documents new text (same id, source, line and metadata) with new chunks, in
+        one transaction. Bumps the generation."""
+        with self.db.atomic():
+            for doc_id, document in changes:
+                self.db.execute(
+                    "UPDATE documents SET text = ?, content_hash = ? WHERE id = ?",
+                    [document.text, document.content_hash, doc_id],
+                )
+                self.db.execute(
+                    "UPDATE documents_fts SET key = ? WHERE rowid = ?",
+                    [lexical_key(document.text), doc_id],
+                )
+                self.db.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
+                list(self._insert_chunks(doc_id, document.chunks))
+            self._bump_generation()
+
+    def unresolved_sources(self) -> list[str]:
+        """Sources not yet migrated to resolved paths (none once the migration has run)."""
+        if self._meta("sources") == "resolved":
+            return []
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT source FROM documents WHERE source NOT LIKE '/%'"
+            )
+        ]
+
+    def mark_sources_resolved(self) -> None:
+        with self.db.atomic():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('sources', 'resolved')")
+
+    def documents_also_in(self, source: str, other: str) -> list[int]:
+        """Ids of documents of `source` whose text `other` holds too (a file read twice)."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT a.id FROM documents a JOIN documents b"
+                " ON b.source = ? AND b.content_hash = a.content_hash WHERE a.source = ?",
+                [other, source],
+            )
+        ]
+
+    def rename_source(self, old: str, new: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE documents SET source = ? WHERE source = ?", [new, old])
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its document count."""
         return self.db.execute(
@@ -396,6 +476,24 @@ class DocumentStore:
 
     def _vector(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, dtype=np.float32).copy()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection that can write where the folder allows it, else a read-only one.
+
+    A WAL database in a folder that cannot be written cannot create its shared-memory
+    file, so a read-only open falls back to `immutable=1` (nobody can write it there).
+    """
+    if not path.exists() or (os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)):
+        return sqlite3.connect(path, check_same_thread=False)
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+    return sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
 
 
 def _ints(values: Iterable[Any]) -> list[int]:

@@ -130,7 +130,7 @@ def test_stdin_corpus(run, tiny_model) -> None:
     result = run("index", "-", "--model", tiny_model, input="ලංකාව\nකොළඹ\n")
     assert result.exit_code == 0, result.output
     hits = json_lines(run("query", "කොළඹ", "--json").output)
-    assert {h["source"] for h in hits} == {"<stdin>"}
+    assert {h["source"] for h in hits} == {"-"}
 
 
 def test_index_dir_option_and_environment(run, tiny_model, tmp_path: Path, monkeypatch) -> None:

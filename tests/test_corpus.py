@@ -74,8 +74,8 @@ def test_csv_without_the_text_column(tmp_path: Path) -> None:
 def test_stdin(tmp_path: Path) -> None:
     docs = list(read_corpus("-", stdin=io.BytesIO("ලංකාව\nකොළඹ\n".encode())))
     assert [(d.text, d.source, d.line) for d in docs] == [
-        ("ලංකාව", "<stdin>", 1),
-        ("කොළඹ", "<stdin>", 2),
+        ("ලංකාව", "-", 1),
+        ("කොළඹ", "-", 2),
     ]
 
 

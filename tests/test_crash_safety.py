@@ -27,17 +27,31 @@ PASSAGES = [
 ]
 
 
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
+
+
 def assert_consistent(path: Path, expected_documents: int) -> None:
+    """A reader answers in full (rebuilding stale vectors in memory, writing nothing);
+    the next write saves the repaired vector file."""
+    before = _files(path)
     index = Index.open(path)
     assert index.info()["documents"] == expected_documents
     hits = index.search(PASSAGES[3], limit=expected_documents)
     assert len(hits) == expected_documents
     assert hits[0].text == PASSAGES[3]
     index.close()
+    assert _files(path).keys() == before.keys()
+    assert {k: v for k, v in _files(path).items() if not k.startswith("documents.db")} == {
+        k: v for k, v in before.items() if not k.startswith("documents.db")
+    }
+    with Index.open(path) as writer:
+        writer.add([])
     reopened = Index.open(path)
     manifest = Manifest.read(path)
     assert manifest.vectors_generation == reopened.store.generation
     assert len(VectorIndex.load(path / VECTORS_FILE)) == reopened.store.chunk_count()
+    assert not reopened.vectors_rebuilt_in_memory
 
 
 def test_killed_between_sqlite_commit_and_faiss_save(tmp_path, tiny_encoder, monkeypatch):

@@ -65,7 +65,7 @@ def test_int8_that_drifts_on_the_users_passages_falls_back_to_fp32(
 ) -> None:
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     assert index.manifest.encoder.precision == "int8"
-    monkeypatch.setattr("sisearch.index.MIN_MEAN_COSINE", 1.01)
+    monkeypatch.setattr("sisearch.writer.MIN_MEAN_COSINE", 1.01)
     result = index.add(lines[:20])
     assert index.manifest.encoder.precision == "fp32"
     assert result.notes and "too far from fp32" in result.notes[0]

@@ -1,0 +1,372 @@
+"""The write path of an index: add, sync, delete, rebuild and re-normalize, under its writer lock.
+
+Add: normalize -> skip known documents -> chunk -> reuse stored embeddings of equal
+chunks -> encode the rest -> commit a group to SQLite -> add to FAISS; the FAISS file is
+saved (atomically) at the end and the manifest then records its generation. If the
+process dies anywhere, SQLite holds whole groups only, and the next open sees the FAISS
+file lag the store and rebuilds it from the stored embeddings.
+
+An `IndexWriter` exists only inside `Index._writing()`, which holds the lock, re-reads
+the manifest, upgrades the database schema and migrates old source spellings first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .corpus import STDIN_SOURCE, Document, source_name
+from .errors import DocumentNotFound, IndexCorrupt, InvalidQuery
+from .onnx_encoder import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
+from .store import NewChunk, NewDocument, content_hash
+from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, repair_mojibake
+from .vectors import IVF, RETRAIN_GROWTH, choose_kind
+
+if TYPE_CHECKING:
+    from .index import Index
+
+GROUP_SIZE = 256
+SAMPLE_CHECK = 64
+ProgressCallback = Callable[[int], None]
+# Sources written before sisearch recorded resolved paths (stdin was "<stdin>").
+_OLD_STDIN_SOURCE = "<stdin>"
+
+
+@dataclass
+class AddResult:
+    """What `Index.add` or `Index.sync` did: passages seen, documents and chunks added,
+    encodings done, documents removed (sync only), mojibake repairs, and notes."""
+
+    passages: int = 0
+    documents_added: int = 0
+    documents_skipped: int = 0
+    chunks_added: int = 0
+    chunks_encoded: int = 0
+    repaired: int = 0
+    documents_removed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NormalizeResult:
+    """What `Index.renormalize` did: documents whose text changed, duplicates that merged
+    into an equal document of the same source, and chunks encoded anew."""
+
+    changed: int = 0
+    merged: int = 0
+    chunks_encoded: int = 0
+    version: str = NORMALIZATION_VERSION
+
+
+class IndexWriter:
+    """Changes one index; every method assumes the caller holds the index's writer lock."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.store = index.store
+
+    # Adding
+
+    def add(
+        self,
+        items: Iterable[str | Document],
+        batch_size: int | None,
+        progress: ProgressCallback | None,
+        seen: set[str] | None = None,
+    ) -> AddResult:
+        result = AddResult()
+        if self.index.manifest.normalization != NORMALIZATION_VERSION:
+            result.notes.append(
+                f"this index normalizes text by rule {self.index.manifest.normalization};"
+                f" `sisearch rebuild --normalize` moves it to {NORMALIZATION_VERSION}"
+                " (re-encoding only the passages that change)"
+            )
+        vectors = self.index._fresh_vectors()
+        start_generation = self.store.generation
+        try:
+            for group in _groups(_as_documents(items), GROUP_SIZE):
+                ids, embeddings = self._add_group(group, batch_size, result, seen)
+                vectors.add(ids, embeddings)
+                self.index._vectors_generation = self.store.generation
+                if progress is not None:
+                    progress(len(group))
+        finally:
+            if self.store.generation != start_generation:
+                self._refit_vectors(result)
+                self.save_vectors_if_current()
+        return result
+
+    def sync(
+        self,
+        items: Iterable[Document],
+        source: str,
+        batch_size: int | None,
+        progress: ProgressCallback | None,
+    ) -> AddResult:
+        def checked() -> Iterator[Document]:
+            for item in items:
+                if item.source != source:
+                    raise InvalidQuery(f"sync of {source!r} got a passage from {item.source!r}")
+                yield item
+
+        seen: set[str] = set()
+        result = self.add(checked(), batch_size, progress, seen)
+        stale = [d for d, digest in self.store.documents_of_source(source) if digest not in seen]
+        result.documents_removed = self.delete_ids(stale)
+        return result
+
+    def _add_group(
+        self,
+        group: list[Document],
+        batch_size: int | None,
+        result: AddResult,
+        seen: set[str] | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        result.passages += len(group)
+        prepared: dict[tuple[str, str], NewDocument] = {}
+        for document in group:
+            text, repaired = repair_mojibake(document.text)
+            result.repaired += repaired
+            text = self.index.normalize(text)
+            if not has_content(text):
+                continue
+            digest = content_hash(text)
+            prepared.setdefault(
+                (document.source, digest),
+                NewDocument(text, document.source, document.line, dict(document.metadata), digest),
+            )
+        if seen is not None:
+            seen.update(digest for _, digest in prepared)
+        known = self.store.known_documents(prepared)
+        self.store.update_lines(
+            [
+                (doc.line, known[key][0])
+                for key, doc in prepared.items()
+                if key in known and known[key][1] != doc.line and doc.line is not None
+            ]
+        )
+        new = [doc for key, doc in prepared.items() if key not in known]
+        result.documents_skipped += len(group) - len(new)
+        if not new:
+            dim = self.index.manifest.model.dim
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), np.float32)
+        self._chunk(new)
+        result.chunks_encoded += self._embed(new, batch_size, result.notes)
+        ids, embeddings = self.store.add(new)
+        result.documents_added += len(new)
+        result.chunks_added += len(ids)
+        return ids, embeddings
+
+    def _chunk(self, documents: list[NewDocument]) -> None:
+        encoder = self.index.encoder
+        max_tokens = encoder.max_passage_tokens
+        offsets = encoder.token_offsets([d.text for d in documents])
+        for document, token_offsets in zip(documents, offsets):
+            spans = chunk_spans(document.text, token_offsets, max_tokens, max_tokens // 8)
+            document.chunks = [
+                NewChunk(s.start, s.end, content_hash(document.text[s.start : s.end]))
+                for s in spans
+            ]
+
+    def _embed(self, documents: list[NewDocument], batch_size: int | None, notes: list[str]) -> int:
+        """Give every chunk its vector, encoding only text not stored yet; returns how many."""
+        chunks = [(d, c) for d in documents for c in d.chunks]
+        vectors = self.store.embeddings_by_hash(c.content_hash for _, c in chunks)
+        missing: dict[str, str] = {}
+        for document, chunk in chunks:
+            if chunk.content_hash not in vectors:
+                missing.setdefault(chunk.content_hash, document.text[chunk.start : chunk.end])
+        if missing and self._first_int8_encoding():
+            self._check_int8_on(list(missing.values())[:SAMPLE_CHECK], notes)
+        if missing:
+            encoded = self.index.encoder.encode_documents(list(missing.values()), batch_size)
+            vectors.update(zip(missing, encoded))
+        for _, chunk in chunks:
+            chunk.vector = vectors[chunk.content_hash]
+        return len(missing)
+
+    def _first_int8_encoding(self) -> bool:
+        spec = self.index.manifest.encoder
+        return (
+            spec.engine == "onnx"
+            and spec.precision == "int8"
+            and self.index._reference is not None
+            and self.store.chunk_count() == 0
+        )
+
+    def _check_int8_on(self, sample: list[str], notes: list[str]) -> None:
+        """Check int8 against fp32 on the user's own first passages; fall back to fp32 if
+        it drifts (trained weights can have outlier activations that random ones lack)."""
+        index = self.index
+        assert index._reference is not None
+        mean, low = agreement(
+            index.encoder.encode_documents(sample), index._reference.encode_documents(sample)
+        )
+        if mean >= MIN_MEAN_COSINE and low >= MIN_COSINE:
+            spec = replace(index.manifest.encoder, agreement=round(mean, 6))
+        else:
+            index._encoder, spec = build_engine(
+                index._reference, index.path / index.encoder_folder, "fp32", sample
+            )
+            spec = replace(
+                spec,
+                note=f"int8 embeddings of the first {len(sample)} passages were too far from fp32"
+                f" (mean cosine {mean:.4f}, minimum {low:.4f}); using fp32",
+            )
+            notes.append(spec.note)
+        index.manifest = index.state.update(lambda m: m.with_encoder(spec))
+
+    # Deleting
+
+    def delete(self, doc_ids: Iterable[int], source: str | None) -> int:
+        wanted = set(doc_ids)
+        found = set(self.store.get_documents(sorted(wanted)))
+        if wanted - found:
+            missing = ", ".join(map(str, sorted(wanted - found)))
+            raise DocumentNotFound(f"No document with id {missing} in {self.index.path}")
+        if source is not None:
+            spellings = {source, source_name(source)}
+            from_source = {d for s in spellings for d, _ in self.store.documents_of_source(s)}
+            if not from_source:
+                raise DocumentNotFound(f"No documents from source {source!r} in {self.index.path}")
+            found |= from_source
+        return self.delete_ids(sorted(found))
+
+    def delete_ids(self, doc_ids: Sequence[int]) -> int:
+        if not doc_ids:
+            return 0
+        vectors = self.index._fresh_vectors()
+        chunk_ids = self.store.delete_documents(doc_ids)
+        try:
+            if vectors.can_remove:
+                vectors.remove(chunk_ids)
+            else:  # an HNSW graph cannot drop nodes: rebuild it from the stored embeddings
+                self.index._vectors = self.index._build_from_store()
+            self.index._vectors_generation = self.store.generation
+        finally:
+            self.save_vectors_if_current()
+        return len(doc_ids)
+
+    # The vector file
+
+    def save_vectors_if_current(self) -> None:
+        """Save the in-memory vectors if they match the store; else the next open rebuilds."""
+        index = self.index
+        if index._vectors is not None and index._vectors_generation == self.store.generation:
+            index.manifest = index.state.save_vectors(index._vectors, index._vectors_generation)
+
+    def _refit_vectors(self, result: AddResult) -> None:
+        """Switch the vector index's kind when growth calls for it (auto: exact to IVF), and
+        warn when an IVF index has outgrown the data its cells were trained on."""
+        index = self.index
+        if index._vectors is None or index._vectors_generation != self.store.generation:
+            return
+        count = self.store.chunk_count()
+        if choose_kind(index.manifest.index_type, count) != index._vectors.kind:
+            index._vectors = index._build_from_store()
+        elif index._vectors.kind == IVF and count > RETRAIN_GROWTH * index._vectors.trained_on:
+            result.notes.append(
+                f"the index has {count} vectors, over {RETRAIN_GROWTH}x the"
+                f" {index._vectors.trained_on} its IVF cells were trained on; run"
+                " `sisearch rebuild` to retrain them (no re-encoding)"
+            )
+
+    def rebuild(self, index_type: str | None, compress: bool | None) -> int:
+        index = self.index
+        if index_type is not None or compress is not None:
+            choose_kind(index_type or index.manifest.index_type, 0)
+            index.manifest = index.state.update(
+                lambda m: m.with_vectors(
+                    index_type or m.index_type, m.compress if compress is None else compress
+                )
+            )
+        index._vectors = index._build_from_store()
+        index._vectors_generation = self.store.generation
+        self.save_vectors_if_current()
+        return len(index._vectors)
+
+    # Upgrades of what older versions wrote
+
+    def renormalize(self, batch_size: int | None) -> NormalizeResult:
+        """Bring every stored text to the current normalization rule, re-encoding only the
+        chunks whose text is new; the manifest records the rule at the end, so an
+        interrupted run is finished by running it again."""
+        result = NormalizeResult()
+        changed: list[tuple[int, NewDocument]] = []
+        duplicates: list[int] = []
+        claimed: set[tuple[str, str]] = set()
+        for doc_id, text, source, line, metadata in self.store.iter_documents():
+            canonical = normalize(text)
+            if canonical == text:
+                continue
+            key = (source, content_hash(canonical))
+            if key in claimed or self.store.known_documents([key]):
+                duplicates.append(doc_id)
+                continue
+            claimed.add(key)
+            changed.append((doc_id, NewDocument(canonical, source, line, metadata, key[1])))
+        result.merged = self.delete_ids(duplicates)
+        for start in range(0, len(changed), GROUP_SIZE):
+            group = changed[start : start + GROUP_SIZE]
+            documents = [document for _, document in group]
+            self._chunk(documents)
+            result.chunks_encoded += self._embed(documents, batch_size, [])
+            self.store.replace_documents(group)
+            result.changed += len(group)
+        if changed:
+            self.rebuild(None, None)
+        index = self.index
+        index.manifest = index.state.update(lambda m: m.with_normalization(NORMALIZATION_VERSION))
+        return result
+
+    def migrate_sources(self) -> None:
+        """Record every source as its file's resolved path, as this version does; merge
+        documents that the same file contributed under two spellings.
+
+        Done once, at the first write by this version: a relative source is resolved
+        against the current folder if that file exists there; one that does not stays as
+        it is (and `delete --source` still matches it as typed).
+        """
+        renames: dict[str, str] = {}
+        for source in self.store.unresolved_sources():
+            if source == _OLD_STDIN_SOURCE:
+                renames[source] = STDIN_SOURCE
+            elif source != STDIN_SOURCE and os.path.exists(source):
+                resolved = source_name(source)
+                if resolved != source:
+                    renames[source] = resolved
+        for old, new in renames.items():
+            self.delete_ids(self.store.documents_also_in(old, new))
+            self.store.rename_source(old, new)
+        self.store.mark_sources_resolved()
+
+    def migrate_model_path(self) -> None:
+        """Record a local model folder that older versions kept as typed (relative) resolved,
+        if it exists from here."""
+        name = self.index.manifest.model.name
+        if not os.path.isabs(name) and os.path.isdir(os.path.expanduser(name)):
+            resolved = os.path.realpath(os.path.expanduser(name))
+            self.index.manifest = self.index.state.update(lambda m: m.with_model_name(resolved))
+
+    def check_encoder_kind(self, engine: str, note: str) -> None:
+        """Refuse an encoder export whose engine differs from the one that made the vectors."""
+        if engine != self.index.manifest.encoder.engine and self.store.chunk_count():
+            raise IndexCorrupt(
+                f"Cannot re-export the encoder of {self.index.path}: {note}; the stored"
+                " vectors were made another way. Build a new index."
+            )
+
+
+def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:
+    for item in items:
+        yield Document(text=item) if isinstance(item, str) else item
+
+
+def _groups(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
+    while group := list(islice(documents, size)):
+        yield group
