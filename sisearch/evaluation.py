@@ -1,7 +1,13 @@
 """Retrieval metrics over BEIR-style queries.jsonl / qrels.tsv, for any index and search mode.
 
-Metrics follow trec_eval's definitions: nDCG@k with linear gains (grade / log2(rank + 1)),
-recall@k over documents with a grade above zero, MRR@k of the first relevant hit.
+Two definitions of nDCG, because graded judgements make them differ:
+- `ndcg@k`: trec_eval's `ndcg_cut_k` (what BEIR and MTEB report): linear gains, the
+  judgement's grade / log2(rank + 1), ideal ranking from the grades.
+- `ndcg_binary@k`: sentence-transformers' `InformationRetrievalEvaluator`: every judged
+  document with a grade above zero has gain 1.
+Recall@k counts documents with a grade above zero; MRR@k is the reciprocal rank of the
+first such document (trec_eval's `recip_rank` on the top k). Both agree in the two tools.
+Tested against pytrec_eval (trec_eval itself) and sentence-transformers.
 """
 
 from __future__ import annotations
@@ -48,11 +54,16 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
-    gains = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
+def ndcg_at_k(
+    ranked: Sequence[str], relevant: Mapping[str, int], k: int, binary: bool = False
+) -> float:
+    """nDCG@k with linear gains (trec_eval), or with every relevant document's gain 1
+    (`binary`, sentence-transformers)."""
+    gains = {d: (1 if binary else g) for d, g in relevant.items() if g > 0}
+    found = sum(gains.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(gains.values(), reverse=True)[:k]
     best = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return gains / best if best > 0 else 0.0
+    return found / best if best > 0 else 0.0
 
 
 def recall_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
@@ -70,14 +81,17 @@ def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> floa
 def score_rankings(
     rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], k: int = 10
 ) -> dict[str, float]:
-    """Mean nDCG@k, recall@k and MRR@k over the queries that have judgements."""
+    """Mean nDCG@k (graded and binary), recall@k and MRR@k over the judged queries."""
     judged = [q for q in rankings if q in qrels]
-    if not judged:
-        return {f"ndcg@{k}": 0.0, f"recall@{k}": 0.0, f"mrr@{k}": 0.0}
+    metrics = {
+        f"ndcg@{k}": lambda r, q: ndcg_at_k(r, q, k),
+        f"ndcg_binary@{k}": lambda r, q: ndcg_at_k(r, q, k, binary=True),
+        f"recall@{k}": lambda r, q: recall_at_k(r, q, k),
+        f"mrr@{k}": lambda r, q: mrr_at_k(r, q, k),
+    }
     return {
-        f"ndcg@{k}": sum(ndcg_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
-        f"recall@{k}": sum(recall_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
-        f"mrr@{k}": sum(mrr_at_k(rankings[q], qrels[q], k) for q in judged) / len(judged),
+        name: sum(metric(rankings[q], qrels[q]) for q in judged) / len(judged) if judged else 0.0
+        for name, metric in metrics.items()
     }
 
 
@@ -92,7 +106,8 @@ def evaluate_index(
     """Metrics per search mode for an index's rankings of the judged queries.
 
     A hit's corpus id is its metadata field `id_field` (the jsonl/csv id), else its
-    document id. Returns {mode: {"recall@1": ..., "mrr@10": ..., "ndcg@10": ...}}.
+    document id. Returns {mode: {"recall@1": ..., "mrr@10": ..., "ndcg@10": ...,
+    "ndcg_binary@10": ...}}.
     """
     judged = [q for q in queries if q in qrels]
     if not judged:

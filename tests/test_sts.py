@@ -71,14 +71,17 @@ def test_bad_csv_is_a_clear_error(tmp_path: Path, content: str, message: str) ->
         read_sts_pairs(path)
 
 
-def test_cli_eval_sts(tiny_model) -> None:
+def test_cli_eval_sts(tiny_model, tiny_encoder) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["eval", "sts", str(TEST), "--model", tiny_model, "--json"])
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
-    assert scores["pairs"] == 73 and -1 <= scores["spearman"] <= 1
+    expected = score_sts(tiny_encoder, read_sts_pairs(TEST))
+    assert scores["pairs"] == 73
+    assert scores["spearman"] == pytest.approx(expected["spearman"], abs=1e-6)
+    assert scores["pearson"] == pytest.approx(expected["pearson"], abs=1e-6)
     result = runner.invoke(cli, ["eval", "sts", str(TEST), "--model", tiny_model])
-    assert "spearman" in result.output
+    assert f"{expected['spearman']:.4f}" in result.output
     result = runner.invoke(cli, ["eval", "sts", "nope.csv", "--model", tiny_model])
     assert result.exit_code == 1 and "nope.csv: no such file" in result.output
 
