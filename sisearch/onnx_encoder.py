@@ -1,9 +1,10 @@
 """The encoder exported to ONNX (fp32 or dynamically quantized int8) and run with ONNX Runtime.
 
 Why: on a 2-core CPU, plain PyTorch fp32 encodes about 30-50 passages/s with the
-XLM-R base architecture; ONNX Runtime runs the same graph about 2x faster in fp32 and
-about 4.5x faster with int8 weights, and a query needs only onnxruntime and the
-`tokenizers` library, not torch or sentence-transformers (seconds of imports).
+XLM-R base architecture; an index encoding with ONNX Runtime indexed 5.25x as fast
+with int8 weights and 2.25x as fast in fp32, end to end (bench/RESULTS.md), and a query
+needs only onnxruntime and the `tokenizers` library, not torch or sentence-transformers
+(seconds of imports).
 
 The export lives in the index folder (`encoder/`), with the tokenizer, so an index
 answers queries even where the original model folder is gone.

@@ -1,0 +1,70 @@
+"""The README documents every command and option that `sisearch --help` lists, and quotes
+the measured speed-ups the same way everywhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from sisearch.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def commands(group: click.Group, prefix: str = "sisearch") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found.update(commands(command, path))
+        else:
+            found[path] = command
+    return found
+
+
+def usage_blocks() -> dict[str, str]:
+    """The README's command reference: each `sisearch CMD ...` line with its continuations."""
+    reference = README.split("## Command line", 1)[1].split("```", 2)[1]
+    blocks: dict[str, str] = {}
+    current = ""
+    for line in reference.splitlines():
+        if line.startswith("sisearch "):
+            words = line.split()
+            name = " ".join(w for w in words[:3] if re.fullmatch(r"[a-z]+", w))
+            current = name
+            blocks[current] = blocks.get(current, "") + "\n" + line
+        elif current:
+            blocks[current] += "\n" + line
+    return blocks
+
+
+COMMANDS = commands(cli)
+
+
+def test_every_command_is_in_the_reference() -> None:
+    assert set(COMMANDS) == set(usage_blocks())
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_option_of_a_command_is_in_its_reference_line(name: str) -> None:
+    block = usage_blocks()[name]
+    for param in COMMANDS[name].params:
+        if isinstance(param, click.Option) and "--help" not in param.opts:
+            names = [o for o in param.opts + param.secondary_opts]
+            assert any(re.search(rf"{re.escape(n)}\b", block) for n in names), (name, names)
+
+
+def speedups(text: str) -> set[str]:
+    return set(re.findall(r"(\d+(?:\.\d+)?)x (?:as fast|faster)", text))
+
+
+def test_speedups_are_quoted_the_same_everywhere() -> None:
+    sources = [README, *(p.read_text(encoding="utf-8") for p in (ROOT / "sisearch").glob("*.py"))]
+    quoted = set().union(*(speedups(text) for text in sources))
+    help_text = COMMANDS["sisearch index"].get_help(click.Context(COMMANDS["sisearch index"]))
+    assert quoted == {"5.25", "2.25"}, quoted
+    assert speedups(" ".join(help_text.split())) <= quoted
