@@ -687,6 +687,82 @@ def rebuild_command(
     click.echo(f"Rebuilt {location}: {count} vectors ({kind})")
 
 
+@cli.command("serve")
+@index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--token",
+    envvar="SISEARCH_TOKEN",
+    help="Bearer token that writes (adding and deleting documents) must carry (default"
+    " $SISEARCH_TOKEN). Without one the server is read-only.",
+)
+@click.option("--read-only", is_flag=True, help="Refuse every write, even with a token.")
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Let pages from this origin call the API (repeatable); CORS is off by default.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each holds its own copy of the indexes it serves).",
+)
+def serve_command(
+    index_dir: Path,
+    host: str,
+    port: int,
+    token: str | None,
+    read_only: bool,
+    cors_origins: tuple[str, ...],
+    workers: int,
+) -> None:
+    """Serve the indexes over HTTP: a Sinhala search page, a JSON API and its docs at /docs.
+
+    \b
+      sisearch serve                       # http://127.0.0.1:8000
+      sisearch serve --host 0.0.0.0 --port 8080 --token "$SISEARCH_TOKEN"
+    """
+    try:
+        import uvicorn
+
+        from .serve.app import Settings, create_app
+    except ImportError as e:
+        raise click.ClickException(
+            f"sisearch serve needs the serve extra ({e.name} is missing); install it with:"
+            " pip install 'sisearch[serve]'"
+        ) from None
+    settings = Settings(index_dir, token or None, read_only, cors_origins)
+    access = "read-write (token required)" if settings.writable else "read-only"
+    click.echo(
+        f"Serving {index_dir} at http://{host}:{port} ({access}); API docs at /docs", err=True
+    )
+    if token and host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            "Note: the token travels in plain HTTP; put a TLS reverse proxy in front.", err=True
+        )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    os.environ.update(
+        SISEARCH_INDEX_DIR=str(index_dir),
+        SISEARCH_TOKEN=token or "",
+        SISEARCH_READ_ONLY="1" if read_only else "0",
+        SISEARCH_CORS_ORIGINS=",".join(cors_origins),
+    )
+    uvicorn.run(
+        "sisearch.serve.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
 def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
     """Hits as a table; the query's words are highlighted whole, long texts cut to a snippet."""
     table = Table(title=Text(query), title_justify="left", expand=True)

@@ -9,6 +9,7 @@ read-only folder can be searched.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,13 @@ from .onnx_encoder import PRECISIONS, OnnxEncoder, build_engine
 from .search import DenseSearch, best_chunk_cosines, hybrid_candidates, rank_for_mode
 from .state import IndexState
 from .store import DATABASE_FILE, DocumentStore
-from .text import NORMALIZATION_VERSION, NORMALIZATION_VERSIONS, has_content, normalize
+from .text import (
+    NORMALIZATION_VERSION,
+    NORMALIZATION_VERSIONS,
+    has_content,
+    normalize,
+    repair_mojibake,
+)
 from .vectors import AUTO, IVF, VECTORS_FILE, VectorIndex, choose_kind
 from .writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
 
@@ -86,6 +93,8 @@ class Index:
         self._lock = WriterLock(path)
         self.state = IndexState(path, self._lock)
         self._mmap = False
+        # Loading the encoder or a new vector file happens once even when threads race.
+        self._loading = threading.RLock()
         # True when this process had to rebuild the vector file in memory (it lagged the
         # store after an interrupted write); a reader never writes, the next writer saves.
         self.vectors_rebuilt_in_memory = False
@@ -196,20 +205,25 @@ class Index:
         PyTorch model the index's fingerprint: ModelMismatch otherwise.
         """
         if self._encoder is None:
-            spec, fingerprint = self.manifest.encoder, self.manifest.model
-            if spec.engine == "onnx":
-                engine = OnnxEncoder(
-                    self.path / ENCODER_FOLDER,
-                    fingerprint.name,
-                    fingerprint.query_prompt,
-                    fingerprint.document_prompt,
-                )
-                _check_probe(spec.probe, engine.probe(), self.path)
-                self._encoder = engine
-            else:
-                self._encoder = self._reference = self._checked_reference()
+            with self._loading:
+                if self._encoder is None:
+                    self._load_encoder()
         self._encoder.normalization = self.manifest.normalization
         return self._encoder
+
+    def _load_encoder(self) -> None:
+        spec, fingerprint = self.manifest.encoder, self.manifest.model
+        if spec.engine == "onnx":
+            engine = OnnxEncoder(
+                self.path / ENCODER_FOLDER,
+                fingerprint.name,
+                fingerprint.query_prompt,
+                fingerprint.document_prompt,
+            )
+            _check_probe(spec.probe, engine.probe(), self.path)
+            self._encoder = engine
+        else:
+            self._encoder = self._reference = self._checked_reference()
 
     def _checked_reference(
         self, model: str | None = None, encoder: Encoder | None = None
@@ -367,7 +381,7 @@ class Index:
             raise InvalidQuery(f"limit must be at least 1, not {limit}")
         if mode not in MODES:
             raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        queries = list(queries)
+        queries = [repair_mojibake(query)[0] for query in queries]  # pasted mojibake too
         for query in queries:
             if not has_content(self.normalize(query)):
                 raise InvalidQuery("the query is empty")
@@ -433,8 +447,15 @@ class Index:
         A rebuilt one is saved only by the writer-lock holder: readers never write.
         """
         generation = self.store.generation
-        if self._vectors is not None and self._vectors_generation == generation:
-            return self._vectors
+        vectors = self._vectors
+        if vectors is not None and self._vectors_generation == generation:
+            return vectors
+        with self._loading:
+            if self._vectors is not None and self._vectors_generation == generation:
+                return self._vectors
+            return self._load_vectors(generation)
+
+    def _load_vectors(self, generation: int) -> VectorIndex:
         self.manifest = self.state.read()
         mmap = self._mmap and not self._lock.held
         vectors = self.state.load_vectors(self.manifest, generation, self.store.chunk_count(), mmap)

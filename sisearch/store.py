@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -79,10 +80,11 @@ class DocumentStore:
     def __init__(self, path: Path, dim: int) -> None:
         self.path = path
         self.dim = dim
+        # One connection per thread (a server searches from several), all closed by close().
+        self._local = threading.local()
+        self._connections: list[sqlite_utils.Database] = []
+        self._connections_lock = threading.Lock()
         try:
-            self.db = sqlite_utils.Database(_connect(path))
-            self.db.execute("PRAGMA busy_timeout = 10000")
-            self.db.execute("PRAGMA foreign_keys = ON")
             version = self.schema_version
         except sqlite3.DatabaseError as e:
             raise IndexCorrupt(f"{path}: not a readable sisearch database ({e})") from None
@@ -90,6 +92,19 @@ class DocumentStore:
             raise IndexCorrupt(
                 f"{self.path}: written by a newer sisearch (schema {version}); upgrade sisearch"
             )
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite_utils.Database(_connect(self.path))
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
 
     @property
     def schema_version(self) -> int:
@@ -472,7 +487,11 @@ class DocumentStore:
         ).fetchall()
 
     def close(self) -> None:
-        self.db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     def _vector(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, dtype=np.float32).copy()

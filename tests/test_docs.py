@@ -68,3 +68,29 @@ def test_speedups_are_quoted_the_same_everywhere() -> None:
     help_text = COMMANDS["sisearch index"].get_help(click.Context(COMMANDS["sisearch index"]))
     assert quoted == {"5.25", "2.25"}, quoted
     assert speedups(" ".join(help_text.split())) <= quoted
+
+
+def test_ci_tests_the_lowest_versions_the_pyproject_allows() -> None:
+    """Every direct dependency's floor is pinned in .ci/lowest.txt, which CI runs the suite on."""
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    requirements = project["dependencies"] + extras["serve"] + extras["test"]
+    floors = {}
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.name == "sisearch":
+            continue
+        lower = [s.version for s in requirement.specifier if s.operator == ">="]
+        assert len(lower) == 1, f"{text}: give exactly one floor (>=)"
+        floors[requirement.name] = Version(lower[0])
+    pins = {}
+    for line in (ROOT / ".ci" / "lowest.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip()] = Version(version.strip())
+    assert pins == floors
+    assert "lowest.txt" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

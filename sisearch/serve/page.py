@@ -1,0 +1,121 @@
+"""The search page: rendered on the server (it works without JavaScript), Sinhala first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..errors import SisearchError
+from ..index import MODES, Hit
+from ..lexical import match_spans, query_terms, snippet
+from .limits import MAX_K, MAX_QUERY_CHARS, status_of
+from .registry import IndexRegistry
+
+TEMPLATES = Path(__file__).parent / "templates"
+PAGE_K = (5, 10, 20, 50)
+MODE_LABELS = {
+    "hybrid": ("මිශ්‍ර", "hybrid"),
+    "dense": ("අර්ථය", "meaning"),
+    "lexical": ("වචන", "keywords"),
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    match: bool
+
+
+@dataclass(frozen=True)
+class PageHit:
+    """A hit as the page shows it: text cut into plain and matched segments."""
+
+    hit: Hit
+    segments: list[Segment]
+    place: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def highlighted(hit: Hit, terms: list[str]) -> list[Segment]:
+    """The hit's text (a snippet if long) as segments, the query's words marked whole."""
+    text, spans = snippet(hit.text, match_spans(hit.text, terms), width=400)
+    segments: list[Segment] = []
+    position = 0
+    for start, end in spans:
+        if start > position:
+            segments.append(Segment(text[position:start], False))
+        segments.append(Segment(text[start:end], True))
+        position = end
+    if position < len(text):
+        segments.append(Segment(text[position:], False))
+    return segments
+
+
+def render_page(
+    request: Request,
+    registry: IndexRegistry,
+    index: str | None,
+    q: str,
+    k: str,
+    mode: str,
+    where: str,
+) -> HTMLResponse:
+    names = registry.names()
+    chosen = index or ("default" if "default" in names else (names[0] if names else ""))
+    context: dict[str, Any] = {
+        "names": names,
+        "index": chosen,
+        "q": q,
+        "k": k,
+        "mode": mode,
+        "where": where,
+        "modes": [(m, *MODE_LABELS[m]) for m in MODES],
+        "page_k": PAGE_K,
+        "hits": None,
+        "error": None,
+        "share": "",
+    }
+    status = 200
+    if q.strip():
+        try:
+            limit = int(k) if k.strip().isdigit() else -1
+            if not 1 <= limit <= MAX_K:
+                raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
+            if mode not in MODES:
+                raise ValueError(f"mode must be one of {', '.join(MODES)}")
+            if len(q) > MAX_QUERY_CHARS:
+                raise ValueError(f"the query is over {MAX_QUERY_CHARS} characters")
+            hits = registry.get(chosen).search(
+                q, limit, mode=mode, where=where or None, cosine=mode != "lexical"
+            )
+            terms = query_terms(q)
+            context["hits"] = [PageHit(h, highlighted(h, terms), _place(h)) for h in hits]
+            params = {"index": chosen, "q": q, "k": limit, "mode": mode}
+            context["share"] = "/?" + urlencode({**params, **({"where": where} if where else {})})
+        except SisearchError as e:
+            context["error"], status = str(e), status_of(e)
+        except ValueError as e:
+            context["error"], status = str(e), 400
+    html = _environment().get_template("search.html").render(**context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _place(hit: Hit) -> str:
+    name = Path(hit.source).name or hit.source
+    return f"{name}:{hit.line}" if hit.line is not None else name

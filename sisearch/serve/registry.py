@@ -1,0 +1,61 @@
+"""One warm `Index` per index name per process, opened on first use, shared by all requests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import IndexNotFound
+from ..index import Index
+from ..manifest import MANIFEST_FILE
+from ..names import index_location, is_index_name
+
+
+class IndexRegistry:
+    """Indexes of one folder by name. Searches share one open `Index` per name (it notices
+    other processes' writes by the store's generation); each write opens its own `Index`,
+    sharing the warm encoder, so a reader's in-memory vectors are never changed under it."""
+
+    def __init__(self, index_dir: str | Path) -> None:
+        self.index_dir = Path(index_dir)
+        self._open: dict[str, Index] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        if not self.index_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.index_dir.iterdir()
+            if is_index_name(p.name) and (p / MANIFEST_FILE).exists()
+        )
+
+    def get(self, name: str) -> Index:
+        """The open index `name`; InvalidIndexName or IndexNotFound (one line) otherwise."""
+        location = index_location(self.index_dir, name)
+        with self._lock:
+            index = self._open.get(name)
+            if index is None:
+                if not Index.exists(location):
+                    raise IndexNotFound(f"No index named {name!r}")
+                index = self._open[name] = Index.open(location)
+            return index
+
+    @contextmanager
+    def writer(self, name: str) -> Iterator[Index]:
+        """A fresh `Index` for one write, with the reader's encoder (loaded once)."""
+        reader = self.get(name)
+        writer = Index.open(reader.path)
+        writer._encoder = reader.encoder
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for index in self._open.values():
+                index.close()
+            self._open.clear()

@@ -1,0 +1,124 @@
+"""The search page in a real headless browser (Debian's chromium, driven by Playwright):
+a Sinhala query typed in the box finds its passage highlighted, in the served Sinhala font."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sisearch import Index
+from sisearch.corpus import read_corpus
+from sisearch.serve.app import Settings, create_app
+from sisearch.text import normalize
+from tests.conftest import CORPUS, CORPUS_JSONL
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium fonts-noto-core)"
+)
+PASSAGE = normalize(CORPUS.read_text(encoding="utf-8").splitlines()[40])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_model) -> Iterator[str]:
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("browser") / "indexes"
+    with Index.create(folder / "default", model=tiny_model) as index:
+        index.add(read_corpus(CORPUS_JSONL))
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(Settings(folder)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_typed_sinhala_query_finds_its_passage_highlighted(server, browser, tmp_path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page.goto(server + "/")
+    page.fill("#q", PASSAGE)
+    page.press("#q", "Enter")
+    page.wait_for_selector(".hit")
+    first = page.locator(".hit .text").first
+    assert normalize(first.inner_text()) == PASSAGE
+    marks = first.locator("mark").all_inner_texts()
+    assert marks and all(m in PASSAGE for m in marks)
+    assert "q=" in page.url  # the search is a shareable URL
+    assert page.locator(".hit").count() == 10
+    loaded = page.evaluate(
+        """async () => {
+            await document.fonts.ready;
+            return [...document.fonts]
+                .filter(f => f.family.includes('Noto Sans Sinhala') && f.status === 'loaded')
+                .length;
+        }"""
+    )
+    assert loaded >= 1
+    assert page.evaluate("document.fonts.check('16px \"Noto Sans Sinhala\"', 'ශ්‍රී ලංකාව')")
+    family = first.evaluate("e => getComputedStyle(e).fontFamily")
+    assert family.startswith('"Noto Sans Sinhala"')
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing overflows a phone's width
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    assert Path(tmp_path / "page.png").stat().st_size > 20_000
+
+
+def test_sinhala_renders_in_the_served_font(server, browser) -> None:
+    """Chromium's own account of the fonts that drew a hit's glyphs: the served webfont, not
+    a fallback or boxes, draws the Sinhala text."""
+    page = browser.new_page()
+    page.goto(server + "/?q=" + PASSAGE)
+    page.wait_for_selector(".hit")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": ".hit .text"})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    drawn = {f["familyName"]: f["glyphCount"] for f in fonts}
+    served = [f for f in fonts if f["isCustomFont"] and "Sinhala" in f["familyName"]]
+    assert served, drawn
+    assert served[0]["glyphCount"] >= 0.9 * sum(drawn.values()), drawn
+
+
+def test_hostile_query_is_shown_as_text(server, browser) -> None:
+    page = browser.new_page()
+    alerts: list[str] = []
+    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+    page.goto(
+        server + "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Cimg+src%3Dx+onerror%3Dalert(2)%3E"
+    )
+    assert alerts == []
+    assert page.input_value("#q") == "<script>alert(1)</script><img src=x onerror=alert(2)>"

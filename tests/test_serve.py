@@ -1,0 +1,281 @@
+"""`sisearch serve`: every endpoint and error status of the HTTP contract, the server-rendered
+page, and hostile requests; through an in-process client."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from sisearch import Index
+from sisearch.cli import cli
+from sisearch.corpus import read_corpus
+from sisearch.serve.app import Settings, create_app
+from sisearch.serve.limits import MAX_BODY_BYTES, MAX_K, MAX_QUERY_CHARS
+from tests.conftest import CORPUS_JSONL
+
+TOKEN = "s3cret-token"
+QUERY = "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
+HIT_FIELDS = {
+    "rank",
+    "score",
+    "cosine",
+    "doc_id",
+    "text",
+    "source",
+    "line",
+    "metadata",
+    "dense_rank",
+    "lexical_rank",
+}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory, tiny_model) -> Path:
+    folder = tmp_path_factory.mktemp("serve") / "indexes"
+    with Index.create(folder / "default", model=tiny_model) as index:
+        index.add(read_corpus(CORPUS_JSONL))
+    with Index.create(folder / "small", model=tiny_model) as index:
+        index.add(["කොළඹ වරාය", "ගාල්ල කොටුව"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client(index_dir: Path):
+    with TestClient(create_app(Settings(index_dir, token=TOKEN))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def read_only_client(index_dir: Path):
+    with TestClient(create_app(Settings(index_dir))) as test_client:
+        yield test_client
+
+
+def cli_json(index_dir: Path, *args: str) -> list[dict]:
+    result = CliRunner().invoke(cli, ["query", *args, "--json", "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def error_of(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and "\n" not in body["error"] and body["error"]
+    return body["error"]
+
+
+def test_healthz(client) -> None:
+    assert client.get("/healthz").status_code == 200
+
+
+def test_list_and_info(client, index_dir) -> None:
+    indexes = client.get("/api/indexes").json()["indexes"]
+    assert [i["name"] for i in indexes] == ["default", "small"]
+    assert {"name", "documents", "chunks", "model"} <= set(indexes[0])
+    assert indexes[0]["documents"] == 312
+    result = CliRunner().invoke(cli, ["info", "--json", "--index-dir", str(index_dir)])
+    expected = json.loads(result.output)
+    assert client.get("/api/indexes/default").json() == expected
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_search_equals_the_cli(client, index_dir, mode) -> None:
+    response = client.get("/api/indexes/default/search", params={"q": QUERY, "k": 7, "mode": mode})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == QUERY and len(body["hits"]) == 7
+    assert all(set(hit) == HIT_FIELDS for hit in body["hits"])
+    expected = [
+        {k: v for k, v in hit.items() if k != "query"}
+        for hit in cli_json(index_dir, QUERY, "-k", "7", "--mode", mode)
+    ]
+    assert body["hits"] == expected
+    cosines = [h["cosine"] for h in body["hits"]]
+    assert (
+        all(c is None for c in cosines)
+        if mode == "lexical"
+        else all(-1 <= c <= 1.0001 for c in cosines)
+    )
+
+
+def test_search_with_where(client) -> None:
+    response = client.get(
+        "/api/indexes/default/search", params={"q": QUERY, "where": "topic = 'health'"}
+    )
+    hits = response.json()["hits"]
+    assert len(hits) == 10 and {h["metadata"]["topic"] for h in hits} == {"health"}
+
+
+def test_batch_search(client) -> None:
+    queries = [QUERY, "කොළඹ වරාය"]
+    body = client.post(
+        "/api/indexes/default/search", json={"queries": queries, "k": 3, "mode": "dense"}
+    ).json()
+    assert [r["query"] for r in body["results"]] == queries
+    single = client.get(
+        "/api/indexes/default/search", params={"q": queries[1], "k": 3, "mode": "dense"}
+    ).json()
+    batched = body["results"][1]["hits"]
+    # int8 activations are quantized per batch, so batching moves scores in the 5th decimal.
+    assert [h["doc_id"] for h in batched] == [h["doc_id"] for h in single["hits"]]
+    assert [h["score"] for h in batched] == pytest.approx(
+        [h["score"] for h in single["hits"]], abs=1e-3
+    )
+
+
+def test_mojibake_and_zwj_spellings_find_the_same(client) -> None:
+    def dense_ids(query: str) -> list[int]:
+        response = client.get("/api/indexes/default/search", params={"q": query, "mode": "dense"})
+        return [h["doc_id"] for h in response.json()["hits"]]
+
+    expected = dense_ids(QUERY)
+    assert dense_ids(QUERY.replace("\u200d", "")) == expected
+    assert dense_ids(QUERY.encode("utf-8").decode("latin-1")) == expected
+
+
+def test_writes_need_the_token(client) -> None:
+    documents = {"documents": [{"text": "නුවර එළිය තේ වතු", "metadata": {"topic": "tea"}}]}
+    url = "/api/indexes/small/documents"
+    assert "Bearer" in error_of(client.post(url, json=documents), 401)
+    error_of(client.post(url, json=documents, headers={"Authorization": "Bearer wrong"}), 403)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    added = client.post(url, json=documents, headers=headers).json()
+    assert (added["added"], added["documents"]) == (1, 3)
+    again = client.post(url, json=documents, headers=headers).json()
+    assert (again["added"], again["skipped"]) == (0, 1)
+    hits = client.get("/api/indexes/small/search", params={"q": "තේ වතු", "mode": "lexical"}).json()[
+        "hits"
+    ]
+    assert hits[0]["text"] == "නුවර එළිය තේ වතු" and hits[0]["source"] == "api"
+    doc_id = hits[0]["doc_id"]
+    error_of(client.delete(f"/api/indexes/small/documents/{doc_id}"), 401)
+    deleted = client.delete(f"/api/indexes/small/documents/{doc_id}", headers=headers)
+    assert deleted.json() == {"deleted": 1}
+    error_of(client.delete(f"/api/indexes/small/documents/{doc_id}", headers=headers), 404)
+    assert client.get("/api/indexes/small").json()["documents"] == 2
+
+
+def test_without_a_token_the_server_is_read_only(read_only_client) -> None:
+    response = read_only_client.post(
+        "/api/indexes/small/documents",
+        json={"documents": [{"text": "x"}]},
+        headers={"Authorization": "Bearer anything"},
+    )
+    assert "read-only" in error_of(response, 403)
+    assert read_only_client.get("/healthz").json()["writable"] is False
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"q": QUERY, "k": 0}, 422),
+        ({"q": QUERY, "k": MAX_K + 1}, 422),
+        ({"q": QUERY, "k": "many"}, 422),
+        ({"q": QUERY, "mode": "fuzzy"}, 422),
+        ({"q": "   "}, 400),
+        ({"q": ""}, 400),
+        ({}, 422),
+        ({"q": QUERY, "where": "topic = "}, 400),
+        ({"q": QUERY, "where": "1; DROP TABLE documents"}, 400),
+        ({"q": "ක" * (MAX_QUERY_CHARS + 1)}, 413),
+    ],
+)
+def test_bad_search_parameters(client, params, status) -> None:
+    error_of(client.get("/api/indexes/default/search", params=params), status)
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a b", "x" * 65, "%2e%2e", "..%2Fx"])
+def test_path_like_index_names(client, name) -> None:
+    response = client.get(f"/api/indexes/{name}/search", params={"q": QUERY})
+    assert response.status_code in (400, 404), response.text
+    assert set(response.json()) == {"error"}
+
+
+def test_unknown_index_is_404(client) -> None:
+    assert "nope" in error_of(client.get("/api/indexes/nope"), 404)
+    error_of(client.get("/api/indexes/nope/search", params={"q": QUERY}), 404)
+
+
+def test_bad_bodies(client) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = "/api/indexes/default/search"
+    error_of(client.post(url, json={"queries": []}), 422)
+    error_of(client.post(url, json={"queries": [QUERY], "k": 1000}), 422)
+    error_of(
+        client.post(url, content=b"{not json", headers={"content-type": "application/json"}), 422
+    )
+    huge = b'{"queries": ["' + b"a" * (MAX_BODY_BYTES + 10) + b'"]}'
+    error_of(client.post(url, content=huge, headers={"content-type": "application/json"}), 413)
+    docs = "/api/indexes/small/documents"
+    error_of(client.post(docs, json={"documents": []}, headers=headers), 422)
+    error_of(client.post(docs, json={"documents": [{"text": 5}]}, headers=headers), 422)
+
+
+def test_page_renders_results_highlighted_and_escaped(client) -> None:
+    response = client.get("/", params={"q": "ශ්‍රී ලංකාව", "k": 5, "mode": "hybrid"})
+    assert response.status_code == 200
+    html = response.text
+    assert '<html lang="si">' in html and "NotoSansSinhala" in client.get("/static/style.css").text
+    assert html.count('class="hit"') == 5 and "<mark>" in html
+    assert "සොයන්න" in html and "Search" in html
+    assert 'href="/?index=default&amp;q=' in html  # the shareable link
+    hostile = client.get("/", params={"q": "<script>alert(1)</script>"})
+    assert "<script>alert(1)</script>" not in hostile.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile.text
+    assert client.get("/", params={"q": QUERY, "k": "5000"}).status_code == 400
+    assert client.get("/", params={"q": QUERY, "index": "../x"}).status_code == 400
+    assert client.get("/", params={"q": QUERY, "index": "nope"}).status_code == 404
+    assert client.get("/").status_code == 200
+
+
+def test_font_and_openapi_are_served(client) -> None:
+    font = client.get("/static/NotoSansSinhala-Regular.woff2")
+    assert font.status_code == 200 and font.content[:4] == b"wOF2"
+    assert client.get("/static/OFL.txt").status_code == 200
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/indexes", "/api/indexes/{name}/search", "/api/indexes/{name}/documents"} <= set(
+        paths
+    )
+
+
+def test_a_write_while_another_process_writes_is_409(client, index_dir) -> None:
+    from sisearch.locking import WriterLock
+
+    holder = WriterLock(index_dir / "small")
+    holder.acquire()
+    try:
+        response = client.post(
+            "/api/indexes/small/documents",
+            json={"documents": [{"text": "මහනුවර"}]},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert "another process" in error_of(response, 409)
+        assert client.get("/api/indexes/small/search", params={"q": "කොළඹ"}).status_code == 200
+    finally:
+        holder.release()
+
+
+def test_serve_command_help_and_missing_extra() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0 and "--token" in result.output
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def fake(name, *a, **k):\n"
+        "    if name == 'uvicorn': raise ImportError('no', name='uvicorn')\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = fake\n"
+        "from sisearch.cli import main\n"
+        "sys.argv = ['sisearch', 'serve']\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pip install 'sisearch[serve]'" in result.stderr
