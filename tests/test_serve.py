@@ -279,3 +279,76 @@ def test_serve_command_help_and_missing_extra() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 1
     assert "pip install 'sisearch[serve]'" in result.stderr
+
+
+def test_sigterm_lets_a_write_in_flight_finish(tmp_path, tiny_model) -> None:
+    import http.client
+    import signal
+    import socket
+    import threading
+    import time
+
+    folder = tmp_path / "indexes"
+    Index.create(folder / "default", model=tiny_model).close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sisearch", "serve", "--index-dir", str(folder)]
+        + ["--port", str(port), "--token", TOKEN],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(300):  # bounded: at most 30 s
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        lines = [line for line in CORPUS_JSONL.read_text(encoding="utf-8").splitlines()]
+        texts = [json.loads(line)["text"] + f" {i}" for i in range(3) for line in lines]
+        body = json.dumps({"documents": [{"text": t} for t in texts]})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.request(
+            "POST",
+            "/api/indexes/default/documents",
+            body=body.encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        threading.Timer(0.1, server.send_signal, args=(signal.SIGTERM,)).start()
+        response = connection.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["added"] == len(texts)
+        # uvicorn finishes the request, shuts down, then re-raises the signal it caught.
+        assert server.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert "Traceback" not in server.stderr.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    with Index.open(folder / "default") as index:
+        assert index.info()["documents"] == len(texts)
+        assert len(index._fresh_vectors()) == index.store.chunk_count()
+
+
+def test_searches_stay_complete_while_another_process_indexes(client, index_dir) -> None:
+    lines = [json.loads(line)["text"] for line in CORPUS_JSONL.read_text().splitlines()]
+    extra = index_dir.parent / "more.txt"
+    extra.write_text(
+        "\n".join(f"{text} {i}" for i in range(6) for text in lines) + "\n", encoding="utf-8"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "sisearch", "index", str(extra), "--index", "default"]
+        + ["--index-dir", str(index_dir), "-q"]
+    )
+    answers = []
+    try:
+        for _ in range(2000):  # bounded; ends when the writer does
+            response = client.get("/api/indexes/default/search", params={"q": QUERY, "k": 10})
+            answers.append((response.status_code, len(response.json().get("hits", []))))
+            if writer.poll() is not None:
+                break
+    finally:
+        assert writer.wait(timeout=120) == 0
+    assert len(answers) > 1 and set(answers) == {(200, 10)}
+    assert client.get("/api/indexes/default").json()["documents"] == 312 + 6 * 312

@@ -95,6 +95,23 @@ def test_local_model_folder_is_recorded_resolved(run, tmp_path, tiny_model) -> N
     assert recorded == str((tmp_path / "models" / "tiny").resolve())
 
 
+def test_a_relative_model_folder_from_an_older_index_is_resolved(
+    tmp_path, tiny_model, monkeypatch
+) -> None:
+    shutil.copytree(tiny_model, tmp_path / "models" / "tiny")
+    monkeypatch.chdir(tmp_path)
+    Index.create(tmp_path / "ix", model="models/tiny", precision="fp32").close()
+    manifest = Manifest.read(tmp_path / "ix")
+    manifest.with_model_name("models/tiny").write(tmp_path / "ix")  # as older versions kept it
+    with Index.open(tmp_path / "ix") as index:
+        index.add(LINES[:2])
+    assert Manifest.read(tmp_path / "ix").model.name == str((tmp_path / "models/tiny").resolve())
+    monkeypatch.chdir(tmp_path / "models")
+    with Index.open(tmp_path / "ix") as index:  # `rebuild --encoder` loads the recorded model
+        assert index.export_encoder().engine == "onnx"
+        assert index.search(LINES[1], limit=1, mode="dense")[0].text == normalize(LINES[1])
+
+
 def test_a_long_lived_writer_never_undoes_another_processs_rebuild(tmp_path, tiny_encoder):
     first = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     first.add(LINES[:10])

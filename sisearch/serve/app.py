@@ -194,24 +194,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         mode: Mode = "hybrid",
         where: Annotated[str | None, Query(description="e.g. topic = 'health'")] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """The k best passages for q; each hit as in `sisearch query --json`."""
         _check_query(q)
         (hits,) = _search(registry, name, [q], k, mode, where)
-        return {"query": q, "hits": [hit.to_dict() for hit in hits]}
+        # Hits are plain JSON already: answered as they are, skipping FastAPI's re-encoding.
+        return JSONResponse({"query": q, "hits": [hit.to_dict() for hit in hits]})
 
     @app.post("/api/indexes/{name}/search", tags=["search"])
-    def search_many(name: str, body: SearchBody) -> dict[str, Any]:
+    def search_many(name: str, body: SearchBody) -> JSONResponse:
         """Several queries in one encoder batch."""
         for query in body.queries:
             _check_query(query)
         results = _search(registry, name, body.queries, body.k, body.mode, body.where)
-        return {
-            "results": [
-                {"query": query, "hits": [hit.to_dict() for hit in hits]}
-                for query, hits in zip(body.queries, results)
-            ]
-        }
+        return JSONResponse(
+            {
+                "results": [
+                    {"query": query, "hits": [hit.to_dict() for hit in hits]}
+                    for query, hits in zip(body.queries, results)
+                ]
+            }
+        )
 
     @app.post(
         "/api/indexes/{name}/documents",
@@ -269,7 +272,10 @@ def _search(
     if mode not in MODES:
         raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     index = registry.get(name)
-    return index.search_many(queries, k, mode=mode, where=where or None, cosine=mode != "lexical")
+    with registry.searching():
+        return index.search_many(
+            queries, k, mode=mode, where=where or None, cosine=mode != "lexical"
+        )
 
 
 def _summary(info: dict[str, Any]) -> dict[str, Any]:

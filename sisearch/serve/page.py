@@ -101,9 +101,11 @@ def render_page(
                 raise ValueError(f"mode must be one of {', '.join(MODES)}")
             if len(q) > MAX_QUERY_CHARS:
                 raise ValueError(f"the query is over {MAX_QUERY_CHARS} characters")
-            hits = registry.get(chosen).search(
-                q, limit, mode=mode, where=where or None, cosine=mode != "lexical"
-            )
+            index = registry.get(chosen)
+            with registry.searching():
+                hits = index.search(
+                    q, limit, mode=mode, where=where or None, cosine=mode != "lexical"
+                )
             terms = query_terms(q)
             context["hits"] = [PageHit(h, highlighted(h, terms), _place(h)) for h in hits]
             params = {"index": chosen, "q": q, "k": limit, "mode": mode}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ class IndexRegistry:
         self.index_dir = Path(index_dir)
         self._open: dict[str, Index] = {}
         self._lock = threading.Lock()
+        # As many searches at once as cores: one query's encoding already uses every core,
+        # and more at once only fight over them (bench/RESULTS.md).
+        self._searching = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     def names(self) -> list[str]:
         if not self.index_dir.is_dir():
@@ -42,6 +46,12 @@ class IndexRegistry:
                     raise IndexNotFound(f"No index named {name!r}")
                 index = self._open[name] = Index.open(location)
             return index
+
+    @contextmanager
+    def searching(self) -> Iterator[None]:
+        """A slot to search in; waits while every core is busy with another search."""
+        with self._searching:
+            yield
 
     @contextmanager
     def writer(self, name: str) -> Iterator[Index]:
