@@ -30,6 +30,7 @@ from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
 from .names import index_location, is_index_name, validate_index_name
 from .onnx_encoder import PRECISIONS
+from .romanized import MODES as ROMANIZED_MODES
 from .vectors import KINDS
 
 DEFAULT_INDEX = "default"
@@ -290,6 +291,15 @@ def index_command(
     is_flag=True,
     help='Pass the query to SQLite FTS5 as an expression (AND, OR, NEAR, "phrase", *).',
 )
+@click.option(
+    "--romanized",
+    type=click.Choice(ROMANIZED_MODES),
+    default="auto",
+    show_default=True,
+    help='Queries typed in Latin letters ("sri lankawe"): auto reads them as romanized'
+    " Sinhala using the index's vocabulary (Latin words the index holds stay); on reads"
+    " every Latin word; off searches the text as typed.",
+)
 def query_command(
     text: str | None,
     index_name: str,
@@ -303,6 +313,7 @@ def query_command(
     ef: int | None,
     mmap: bool,
     raw_fts: bool,
+    romanized: str,
 ) -> None:
     """Search an index for the passages that best match TEXT.
 
@@ -311,6 +322,7 @@ def query_command(
       sisearch query "කොළඹ වරාය" --json
       sisearch query --queries questions.txt --json
       sisearch query "ඩෙංගු" --mode lexical --where "topic = 'health'"
+      sisearch query "sri lankawe aithihasika sthana"      # romanized Sinhala
     """
     if (text is None) == (queries is None):
         raise click.UsageError("give either a query TEXT or --queries FILE")
@@ -321,7 +333,14 @@ def query_command(
         raise click.UsageError("--queries has no non-blank lines")
     with Index.open(index_location(index_dir, index_name), mmap=mmap) as index:
         results = index.search_many(
-            texts, limit, mode=mode, where=where, raw_fts=raw_fts, nprobe=nprobe, ef=ef
+            texts,
+            limit,
+            mode=mode,
+            where=where,
+            raw_fts=raw_fts,
+            nprobe=nprobe,
+            ef=ef,
+            romanized=romanized,
         )
         if index.vectors_rebuilt_in_memory:
             click.echo(
@@ -765,7 +784,9 @@ def serve_command(
 
 def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
     """Hits as a table; the query's words are highlighted whole, long texts cut to a snippet."""
-    table = Table(title=Text(query), title_justify="left", expand=True)
+    searched = next((hit.transliteration for hit in hits if hit.transliteration), None)
+    title = Text(query if searched is None else f"{query}\nsearched: {searched}")
+    table = Table(title=title, title_justify="left", expand=True)
     table.add_column("#", justify="right")
     table.add_column("score", justify="right")
     table.add_column("cosine", justify="right")
@@ -774,7 +795,7 @@ def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
         table.add_column("keyword", justify="right")
     table.add_column("text", overflow="fold", ratio=3)
     table.add_column("source", no_wrap=True, overflow="ellipsis", min_width=12)
-    terms = query_terms(query)
+    terms = query_terms(searched or query)
     for hit in hits:
         name = Path(hit.source).name or hit.source  # the full path is in --json
         where = f"{name}:{hit.line}" if hit.line is not None else name

@@ -102,11 +102,13 @@ def evaluate_index(
     modes: Sequence[str],
     id_field: str = "id",
     ks: Sequence[int] = (1, 5, 10),
+    romanized: str = "auto",
 ) -> dict[str, dict[str, float]]:
     """Metrics per search mode for an index's rankings of the judged queries.
 
     A hit's corpus id is its metadata field `id_field` (the jsonl/csv id), else its
-    document id. Returns {mode: {"recall@1": ..., "mrr@10": ..., "ndcg@10": ...,
+    document id. `romanized`: how Latin-letter queries are read (Index.search_many).
+    Returns {mode: {"recall@1": ..., "mrr@10": ..., "ndcg@10": ...,
     "ndcg_binary@10": ...}}.
     """
     judged = [q for q in queries if q in qrels]
@@ -115,7 +117,8 @@ def evaluate_index(
     depth = max(max(ks), 10)
     results: dict[str, dict[str, float]] = {}
     for mode in modes:
-        hits = index.search_many([queries[q] for q in judged], depth, mode=mode)
+        texts = [queries[q] for q in judged]
+        hits = index.search_many(texts, depth, mode=mode, romanized=romanized)
         rankings = {
             q: [str(h.metadata.get(id_field, h.doc_id)) for h in ranked]
             for q, ranked in zip(judged, hits)

@@ -26,6 +26,8 @@ from .lexical import fts_query
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
 from .onnx_encoder import PRECISIONS, OnnxEncoder, build_engine
+from .romanized import MODES as ROMANIZED_MODES
+from .romanized import Transliteration, Vocabulary, has_latin, transliterate
 from .search import DenseSearch, best_chunk_cosines, hybrid_candidates, rank_for_mode
 from .state import IndexState
 from .store import DATABASE_FILE, DocumentStore
@@ -52,7 +54,8 @@ class Hit:
     `score` is the cosine of the document's best chunk in dense mode, the BM25 score
     in lexical mode and the reciprocal-rank-fusion score in hybrid mode. `cosine` is
     always the exact cosine of the document's best chunk to the query (None in
-    lexical mode when no model was loaded to embed the query).
+    lexical mode when no model was loaded to embed the query). `transliteration` is the
+    Sinhala actually searched when the query was read as romanized Sinhala, else None.
     `dense_rank` / `lexical_rank` are the document's ranks on each side (None where
     that side did not find it or was not asked).
     """
@@ -67,6 +70,7 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    transliteration: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +102,7 @@ class Index:
         # True when this process had to rebuild the vector file in memory (it lagged the
         # store after an interrupted write); a reader never writes, the next writer saves.
         self.vectors_rebuilt_in_memory = False
+        self._vocabulary: tuple[int, Vocabulary] | None = None
 
     @classmethod
     def create(
@@ -339,6 +344,7 @@ class Index:
         nprobe: int | None = None,
         ef: int | None = None,
         cosine: bool | None = None,
+        romanized: str = "auto",
     ) -> list[Hit]:
         """The `limit` best documents for `query`, best first; see `search_many`."""
         return self.search_many(
@@ -350,6 +356,7 @@ class Index:
             nprobe=nprobe,
             ef=ef,
             cosine=cosine,
+            romanized=romanized,
         )[0]
 
     def search_many(
@@ -363,6 +370,7 @@ class Index:
         nprobe: int | None = None,
         ef: int | None = None,
         cosine: bool | None = None,
+        romanized: str = "auto",
     ) -> list[list[Hit]]:
         """Search several queries (dense side encoded in one batch); a list of hits per query.
 
@@ -374,19 +382,28 @@ class Index:
         nprobe / ef: IVF cells scanned / HNSW candidate list size (more is slower and
         finds more of the exact neighbours). cosine: give each hit the exact cosine of
         its best chunk; by default yes, except in lexical mode before a model is loaded
-        (lexical search needs none). Raises InvalidQuery for a bad limit, mode, filter
-        or empty query.
+        (lexical search needs none). romanized: "auto" reads a query typed in Latin
+        letters ("sri lankawe") as romanized Sinhala, using the index's own vocabulary
+        (see romanized.py; Latin words the index holds stay), "on" reads every Latin
+        word, "off" searches the text as typed. Raises InvalidQuery for a bad limit,
+        mode, romanized setting, filter or empty query.
         """
         if limit < 1:
             raise InvalidQuery(f"limit must be at least 1, not {limit}")
         if mode not in MODES:
             raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if romanized not in ROMANIZED_MODES:
+            raise InvalidQuery(
+                f"romanized must be one of {', '.join(ROMANIZED_MODES)}, not {romanized!r}"
+            )
         queries = [repair_mojibake(query)[0] for query in queries]  # pasted mojibake too
         for query in queries:
             if not has_content(self.normalize(query)):
                 raise InvalidQuery("the query is empty")
         if not queries:
             return []
+        readings = [self._transliterate(query, romanized, raw_fts) for query in queries]
+        searched = [query if r is None else r.text for query, r in zip(queries, readings)]
         if cosine is None:
             cosine = mode != "lexical" or self._encoder is not None
         condition = as_filter(where)
@@ -394,20 +411,25 @@ class Index:
         depth = limit if mode != "hybrid" else hybrid_candidates(limit)
         dense: list[list[tuple[int, float]]] = [[] for _ in queries]
         lexical: list[list[tuple[int, float]]] = [[] for _ in queries]
-        embeddings = self.encoder.encode_queries(queries) if cosine else None
+        embeddings = self.encoder.encode_queries(searched) if cosine else None
         if mode in ("dense", "hybrid") and (allowed is None or len(allowed)):
             vectors = self._fresh_vectors()
             if len(vectors):
                 if embeddings is None:
-                    embeddings = self.encoder.encode_queries(queries)
+                    embeddings = self.encoder.encode_queries(searched)
                 dense_search = DenseSearch(self.store)
                 dense = [
                     dense_search.best_documents(vectors, e, depth, allowed, nprobe, ef)
                     for e in embeddings
                 ]
         if mode in ("lexical", "hybrid"):
-            for i, query in enumerate(queries):
-                match = query if raw_fts else fts_query(query)
+            for i, (query, reading) in enumerate(zip(queries, readings)):
+                if raw_fts:
+                    match: str | None = query
+                elif reading is None:
+                    match = fts_query(query)
+                else:
+                    match = fts_query(reading.text, reading.alternatives)
                 if match:
                     lexical[i] = self.store.keyword_search(match, depth, condition)
         ranked = [rank_for_mode(mode, d, lx)[:limit] for d, lx in zip(dense, lexical)]
@@ -431,13 +453,31 @@ class Index:
                     documents[doc_id].metadata,
                     ranks.get("dense"),
                     ranks.get("lexical"),
+                    None if reading is None else reading.text,
                 )
                 for rank, (doc_id, score, ranks) in enumerate(
                     (r for r in hits if r[0] in documents), start=1
                 )
             ]
-            for hits, found in zip(ranked, cosines)
+            for hits, found, reading in zip(ranked, cosines, readings)
         ]
+
+    def _transliterate(self, query: str, mode: str, raw_fts: bool) -> Transliteration | None:
+        """The Sinhala reading of a romanized query (None: searched as typed)."""
+        if raw_fts or mode == "off" or not has_latin(query):
+            return None
+        return transliterate(query, self.vocabulary(), mode)
+
+    def vocabulary(self) -> Vocabulary:
+        """The index's words with their document counts, for reading romanized queries;
+        built once per store generation (milliseconds at 10k passages, bench/romanized.py)."""
+        generation = self.store.generation
+        cached = self._vocabulary
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        vocabulary = Vocabulary(self.store.vocabulary())
+        self._vocabulary = (generation, vocabulary)
+        return vocabulary
 
     # Keeping FAISS in step with the store
 

@@ -9,6 +9,7 @@ marks inside words, and queries are cut into words by the same rule.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 from .text import ZWJ, ZWNJ, lexical_key, normalize
 
@@ -49,13 +50,16 @@ def query_terms(query: str) -> list[str]:
     return terms
 
 
-def fts_query(query: str) -> str | None:
+def fts_query(query: str, alternatives: Sequence[str] = ()) -> str | None:
     """An FTS5 MATCH expression for plain user text: each word quoted, any word may match.
 
     Quoting makes every word a literal, so quotes, `*`, `-`, `NEAR`, `AND` or
-    parentheses in the user's text are never operators. None if there is no word.
+    parentheses in the user's text are never operators. `alternatives`: more words
+    (lexical keys) that may match, such as other readings of a romanized word. None if
+    there is no word.
     """
     terms = query_terms(query)
+    terms += [key for key in alternatives if key and key not in terms]
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)

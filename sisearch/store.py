@@ -480,6 +480,15 @@ class DocumentStore:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return None if row is None else str(row[0])
 
+    def vocabulary(self) -> list[tuple[str, int]]:
+        """Every word of the keyword table (its lexical key) with the number of documents
+        holding it, from SQLite's fts5vocab (a temporary table: nothing is written)."""
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.documents_vocabulary"
+            " USING fts5vocab(main, documents_fts, row)"
+        )
+        return self.db.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
+
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its document count."""
         return self.db.execute(

@@ -25,6 +25,7 @@ HIT_FIELDS = {
     "metadata",
     "dense_rank",
     "lexical_rank",
+    "transliteration",
 }
 
 

@@ -29,9 +29,9 @@ def dense_run(tmp_path_factory, tiny_encoder):
     queries, graded = read_queries(QUERIES), read_qrels(QRELS)
     assert {g for docs in graded.values() for g in docs.values()} >= {1, 2}  # truly graded
     judged = [q for q in queries if q in graded]
-    hits = index.search_many([queries[q] for q in judged], 10, mode="dense")
+    hits = index.search_many([queries[q] for q in judged], 10, mode="dense", romanized="off")
     rankings = {q: [h.metadata["id"] for h in ranked] for q, ranked in zip(judged, hits)}
-    ours = evaluate_index(index, queries, graded, ["dense"])["dense"]
+    ours = evaluate_index(index, queries, graded, ["dense"], romanized="off")["dense"]
     return queries, graded, rankings, ours
 
 

@@ -87,13 +87,19 @@ HOSTILE = st.lists(
 @given(HOSTILE)
 def test_hostile_text_never_breaks_keyword_search(topic_index: Index, query: str) -> None:
     try:
-        hits = topic_index.search(query, mode="lexical", limit=5)
+        hits = topic_index.search(query, mode="lexical", limit=5, romanized="off")
+        read = topic_index.search(query, mode="lexical", limit=5)
     except InvalidQuery as e:
         assert "empty" in str(e)
         return
     terms = query_terms(query)
     for hit in hits:
         assert match_spans(hit.text, terms), (query, hit.text)
+    for hit in read:  # read as romanized Sinhala: the hits hold the words searched
+        searched = query_terms(hit.transliteration or query)
+        alternatives = topic_index._transliterate(query, "auto", False)
+        extra = list(alternatives.alternatives) if alternatives else []
+        assert match_spans(hit.text, searched + extra), (query, hit.text)
 
 
 @given(st.text(max_size=30))

@@ -88,6 +88,7 @@ def test_hits_carry_source_line_and_metadata(tmp_path: Path, tiny_encoder) -> No
         "metadata",
         "dense_rank",
         "lexical_rank",
+        "transliteration",
     }
 
 

@@ -32,6 +32,7 @@ HIT_FIELDS = {
     "metadata",
     "dense_rank",
     "lexical_rank",
+    "transliteration",
 }
 
 

@@ -35,6 +35,7 @@ from .registry import IndexRegistry
 API_SOURCE = "api"
 STATIC = Path(__file__).parent / "static"
 Mode = Literal["hybrid", "dense", "lexical"]
+Romanized = Literal["auto", "on", "off"]
 log = logging.getLogger("sisearch.serve")
 
 
@@ -78,6 +79,7 @@ class SearchBody(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K)
     mode: Mode = "hybrid"
     where: str | None = None
+    romanized: Romanized = "auto"
 
 
 class NewDocument(BaseModel):
@@ -194,10 +196,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         mode: Mode = "hybrid",
         where: Annotated[str | None, Query(description="e.g. topic = 'health'")] = None,
+        romanized: Romanized = "auto",
     ) -> JSONResponse:
         """The k best passages for q; each hit as in `sisearch query --json`."""
         _check_query(q)
-        (hits,) = _search(registry, name, [q], k, mode, where)
+        (hits,) = _search(registry, name, [q], k, mode, where, romanized)
         # Hits are plain JSON already: answered as they are, skipping FastAPI's re-encoding.
         return JSONResponse({"query": q, "hits": [hit.to_dict() for hit in hits]})
 
@@ -206,7 +209,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Several queries in one encoder batch."""
         for query in body.queries:
             _check_query(query)
-        results = _search(registry, name, body.queries, body.k, body.mode, body.where)
+        results = _search(
+            registry, name, body.queries, body.k, body.mode, body.where, body.romanized
+        )
         return JSONResponse(
             {
                 "results": [
@@ -266,7 +271,13 @@ def _check_query(query: str) -> None:
 
 
 def _search(
-    registry: IndexRegistry, name: str, queries: list[str], k: int, mode: str, where: str | None
+    registry: IndexRegistry,
+    name: str,
+    queries: list[str],
+    k: int,
+    mode: str,
+    where: str | None,
+    romanized: str,
 ) -> list[list[Hit]]:
     """Search as `sisearch query --json` does (lexical mode gives no cosine, as there)."""
     if mode not in MODES:
@@ -274,7 +285,12 @@ def _search(
     index = registry.get(name)
     with registry.searching():
         return index.search_many(
-            queries, k, mode=mode, where=where or None, cosine=mode != "lexical"
+            queries,
+            k,
+            mode=mode,
+            where=where or None,
+            cosine=mode != "lexical",
+            romanized=romanized,
         )
 
 

@@ -90,6 +90,7 @@ def render_page(
         "hits": None,
         "error": None,
         "share": "",
+        "searched": None,
     }
     status = 200
     if q.strip():
@@ -106,7 +107,9 @@ def render_page(
                 hits = index.search(
                     q, limit, mode=mode, where=where or None, cosine=mode != "lexical"
                 )
-            terms = query_terms(q)
+            searched = next((h.transliteration for h in hits if h.transliteration), None)
+            context["searched"] = searched
+            terms = query_terms(searched or q)
             context["hits"] = [PageHit(h, highlighted(h, terms), _place(h)) for h in hits]
             params = {"index": chosen, "q": q, "k": limit, "mode": mode}
             context["share"] = "/?" + urlencode({**params, **({"where": where} if where else {})})

@@ -1,0 +1,141 @@
+"""Romanized Sinhala ("Singlish") queries: readings guided by the index's own vocabulary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sisearch import Index, InvalidQuery
+from sisearch.cli import cli
+from sisearch.corpus import read_corpus
+from sisearch.lexical import query_terms
+from sisearch.romanized import Vocabulary, is_romanized, read_word, transliterate
+from sisearch.text import lexical_key, normalize
+from tests.conftest import CORPUS_JSONL
+
+
+def vocabulary(*words: str, counts: dict[str, int] | None = None) -> Vocabulary:
+    keys = [lexical_key(normalize(w)) for w in words]
+    return Vocabulary((key, (counts or {}).get(word, 1)) for key, word in zip(keys, words))
+
+
+def reads(latin: str, *words: str, counts: dict[str, int] | None = None) -> str:
+    return normalize(read_word(latin, vocabulary(*words, counts=counts), 3)[0])
+
+
+@pytest.mark.parametrize(
+    ("latin", "sinhala", "decoys"),
+    [
+        ("aadaraya", "ආදරය", ["අදරය"]),  # long vowel typed double
+        ("adaraya", "ආදරය", []),  # ... or single
+        ("kumara", "කුමාර", ["කුමර"]),
+        ("bhikshuwa", "භික්ෂුව", ["බික්ෂුව"]),  # aspirate
+        ("dharmaya", "ධර්මය", ["දර්මය"]),
+        ("sri", "ශ්‍රී", ["ශ්‍රි"]),  # rakaransaya with its ZWJ
+        ("prashnaya", "ප්‍රශ්නය", []),
+        ("lankawa", "ලංකාව", ["ලන්කාව"]),  # anusvara from "n"
+        ("sandaya", "සඳය", ["සන්දය"]),  # nasal cluster nd
+        ("ambalama", "අඹලම", []),  # mb
+        ("ganga", "ගඟ", []),  # ng
+        ("wathura", "වතුර", ["වටුර"]),  # th / w
+        ("vathura", "වතුර", []),  # v for w
+        ("shanthi", "ශාන්ති", ["සාන්ති"]),  # sh
+        ("aeththa", "ඇත්ත", ["අත්ත"]),  # ae
+        ("mta", "මට", ["මත"]),  # a dropped vowel, guided by frequency below
+    ],
+)
+def test_mapping_cases(latin: str, sinhala: str, decoys: list[str]) -> None:
+    counts = {sinhala: 20, **{d: 1 for d in decoys}}
+    assert reads(latin, sinhala, *decoys, counts=counts) == normalize(sinhala)
+
+
+def test_the_vocabulary_and_its_frequencies_choose() -> None:
+    assert reads("kala", "කළ") == "කළ"
+    assert reads("kala", "කල", "කළ", counts={"කල": 2, "කළ": 60}) == "කළ"
+    assert reads("kala", "කල", "කළ", counts={"කල": 60, "කළ": 2}) == "කල"
+
+
+def test_a_word_outside_the_vocabulary_gets_a_rule_reading() -> None:
+    assert reads("ahanna", "ලංකාව") == "අහන්න"
+
+
+def test_mixed_queries_read_only_the_latin_words_the_index_lacks() -> None:
+    words = vocabulary("ශ්‍රී", "ලංකාවේ", "firefox", "browser")
+    reading = transliterate("ශ්‍රී lankawe", words)
+    assert reading is not None and reading.text == "ශ්‍රී ලංකාවේ"
+    assert transliterate("Firefox ලංකාවේ", words) is None
+    reading = transliterate("firefox lankawe", words)
+    assert reading is not None and reading.text == "firefox ලංකාවේ"
+    assert transliterate("firefox lankawe", words, mode="on").text.startswith("ෆ")
+
+
+def test_sinhala_queries_and_off_are_untouched() -> None:
+    words = vocabulary("ලංකාවේ")
+    assert transliterate("ශ්‍රී ලංකාවේ", words) is None
+    assert transliterate("lankawe", words, mode="off") is None
+    assert is_romanized("sri lankawe 2024") and not is_romanized("ශ්‍රී lankawe")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory, tiny_encoder) -> Index:
+    index = Index.create(tmp_path_factory.mktemp("roman") / "ix", encoder=tiny_encoder)
+    index.add(read_corpus(CORPUS_JSONL))
+    return index
+
+
+@pytest.mark.parametrize(
+    ("typed", "sinhala"),
+    [
+        ("sri lankawe aithihasika sthana", "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"),
+        ("kolamba waraya", "කොළඹ වරාය"),
+        ("dengu rogaya", "ඩෙංගු රෝගය"),
+        ("siigiriya", "සීගිරිය"),
+        ("sigiriya", "සීගිරිය"),
+    ],
+)
+def test_sample_corpus_queries(sample: Index, typed: str, sinhala: str) -> None:
+    for mode in ("lexical", "hybrid", "dense"):
+        hits = sample.search(typed, limit=5, mode=mode)
+        assert hits and {h.transliteration for h in hits} == {sinhala}
+    lexical = sample.search(typed, limit=5, mode="lexical")
+    native = sample.search(sinhala, limit=5, mode="lexical")
+    # The other readings of each word are searched too, so the tail may differ.
+    assert lexical[0].doc_id == native[0].doc_id
+    assert {h.doc_id for h in native[:3]} <= {h.doc_id for h in lexical}
+    assert set(query_terms(sinhala)) & set(query_terms(lexical[0].text))
+
+
+def test_ad_hoc_typing_with_dropped_vowels_finds_words(sample: Index) -> None:
+    (hit,) = sample.search("krikt tharagaya", limit=1, mode="lexical")
+    assert hit.transliteration == "ක්‍රිකට් තරගය"
+
+
+def test_bad_romanized_setting(sample: Index) -> None:
+    with pytest.raises(InvalidQuery, match="romanized"):
+        sample.search("lankawa", romanized="maybe")
+
+
+def test_cli_json_carries_the_transliteration(tmp_path: Path, tiny_model, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["index", str(CORPUS_JSONL), "--model", tiny_model, "-q"]).exit_code == 0
+    )
+
+    def hits(*args: str) -> list[dict]:
+        result = runner.invoke(cli, ["query", *args, "--json", "-k", "3"])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.output.splitlines()]
+
+    typed = hits("sri lankawe aithihasika sthana")
+    assert {h["transliteration"] for h in typed} == {"ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"}
+    assert {h["transliteration"] for h in hits("ශ්‍රී ලංකාවේ")} == {None}
+    off = hits("kolamba waraya", "--romanized", "off", "--mode", "lexical")
+    assert off == []  # the Latin words are not in this Sinhala index
+    table = runner.invoke(cli, ["query", "kolamba waraya", "-k", "2"])
+    assert "searched: කොළඹ වරාය" in table.output
+    bad = runner.invoke(cli, ["query", "x", "--romanized", "maybe"])
+    assert bad.exit_code == 2
