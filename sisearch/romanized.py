@@ -238,6 +238,33 @@ def _search(latin: str, vocabulary: Vocabulary | None, limit: int) -> list[str]:
     return sorted(results, key=results.__getitem__)[:limit]
 
 
+Step = tuple[str, str, float]  # (Latin spelling, Sinhala piece, cost)
+
+
+def _by_first_letter(table: dict[str, tuple[tuple[str, float], ...]]) -> dict[str, list[Step]]:
+    """A table's spellings grouped by their first letter ("" for the empty spelling), so a
+    step looks only at the spellings that can match the next Latin letter."""
+    grouped: dict[str, list[Step]] = {}
+    for piece, spellings in table.items():
+        for spelling, cost in spellings:
+            grouped.setdefault(spelling[:1], []).append((spelling, piece, cost))
+    return grouped
+
+
+_CONSONANT_STEPS = _by_first_letter(CONSONANTS)
+_SIGN_STEPS = _by_first_letter(VOWEL_SIGNS)
+_VOWEL_STEPS = _by_first_letter(INDEPENDENT_VOWELS)
+_AFTER_VOWEL_STEPS = _by_first_letter(AFTER_VOWEL)
+
+
+def _matching(steps: dict[str, list[Step]], rest: str) -> Iterable[Step]:
+    yield from steps.get("", ())
+    if rest:
+        for step in steps.get(rest[0], ()):
+            if rest.startswith(step[0]):
+                yield step
+
+
 def _steps(
     latin: str, position: int, sinhala: str, after_consonant: bool
 ) -> Iterable[tuple[str, tuple[int, float], bool]]:
@@ -245,33 +272,25 @@ def _steps(
     the Latin text at `position` can continue the reading."""
     rest = latin[position:]
     if after_consonant:
-        for sign, spellings in VOWEL_SIGNS.items():
-            for spelling, cost in spellings:
-                if rest.startswith(spelling):
-                    if sign == AL_LAKUNA and not rest and not spelling:
-                        cost = 0.0  # a word-final consonant typed bare: විසින් as "wisin"
-                    elif len(spelling) == len(rest):
-                        cost = FINAL_SIGN_COSTS.get((sign, spelling), cost)
-                    yield sign, (len(spelling), cost), False
+        for spelling, sign, cost in _matching(_SIGN_STEPS, rest):
+            if sign == AL_LAKUNA and not rest:
+                cost = 0.0  # a word-final consonant typed bare: විසින් as "wisin"
+            elif len(spelling) == len(rest):
+                cost = FINAL_SIGN_COSTS.get((sign, spelling), cost)
+            yield sign, (len(spelling), cost), False
         return
     if not rest:
         return
-    ends_in_lakuna = sinhala.endswith(AL_LAKUNA)
-    for consonant, spellings in CONSONANTS.items():
-        for spelling, cost in spellings:
-            if rest.startswith(spelling):
-                yield consonant, (len(spelling), cost), True
-    if ends_in_lakuna:
+    for spelling, consonant, cost in _matching(_CONSONANT_STEPS, rest):
+        yield consonant, (len(spelling), cost), True
+    if sinhala.endswith(AL_LAKUNA):
         return
-    for vowel, spellings in INDEPENDENT_VOWELS.items():
-        for spelling, cost in spellings:
-            if rest.startswith(spelling):
-                yield vowel, (len(spelling), cost + (_INDEPENDENT_COST if sinhala else 0)), False
+    inside = _INDEPENDENT_COST if sinhala else 0.0
+    for spelling, vowel, cost in _matching(_VOWEL_STEPS, rest):
+        yield vowel, (len(spelling), cost + inside), False
     if sinhala:
-        for sign, spellings in AFTER_VOWEL.items():
-            for spelling, cost in spellings:
-                if rest.startswith(spelling):
-                    yield sign, (len(spelling), cost), False
+        for spelling, sign, cost in _matching(_AFTER_VOWEL_STEPS, rest):
+            yield sign, (len(spelling), cost), False
 
 
 def has_latin(text: str) -> bool:

@@ -353,3 +353,20 @@ def test_searches_stay_complete_while_another_process_indexes(client, index_dir)
         assert writer.wait(timeout=120) == 0
     assert len(answers) > 1 and set(answers) == {(200, 10)}
     assert client.get("/api/indexes/default").json()["documents"] == 312 + 6 * 312
+
+
+def test_romanized_queries_through_the_api_and_the_page(client) -> None:
+    typed = "sri lankawe aithihasika sthana"
+    body = client.get("/api/indexes/default/search", params={"q": typed, "k": 3}).json()
+    assert {h["transliteration"] for h in body["hits"]} == {"ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"}
+    off = client.get(
+        "/api/indexes/default/search", params={"q": typed, "mode": "lexical", "romanized": "off"}
+    ).json()
+    assert off["hits"] == []
+    error_of(client.get("/api/indexes/default/search", params={"q": typed, "romanized": "x"}), 422)
+    batch = client.post(
+        "/api/indexes/default/search", json={"queries": [typed], "k": 2, "romanized": "on"}
+    ).json()
+    assert batch["results"][0]["hits"][0]["transliteration"] == "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
+    page = client.get("/", params={"q": typed}).text
+    assert "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන" in page and "<mark>" in page
