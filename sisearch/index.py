@@ -269,10 +269,14 @@ class Index:
         with self._lock:
             self.manifest = self.state.read()
             self.store.upgrade()
+            start = self.store.generation
             writer = IndexWriter(self)
             writer.migrate_sources()
             writer.migrate_model_path()
             yield writer
+            generation = self.store.generation
+            if generation != start:
+                self.state.save_vocabulary(generation, self.store.vocabulary())
 
     def add(
         self,
@@ -469,13 +473,15 @@ class Index:
         return transliterate(query, self.vocabulary(), mode)
 
     def vocabulary(self) -> Vocabulary:
-        """The index's words with their document counts, for reading romanized queries;
-        built once per store generation (milliseconds at 10k passages, bench/romanized.py)."""
+        """The index's words with their document counts, for reading romanized queries: the
+        file each write saves, else (an older index, an interrupted write) read from SQLite;
+        kept in memory until the store's generation changes."""
         generation = self.store.generation
         cached = self._vocabulary
         if cached is not None and cached[0] == generation:
             return cached[1]
-        vocabulary = Vocabulary(self.store.vocabulary())
+        counts = self.state.load_vocabulary(generation)
+        vocabulary = Vocabulary(self.store.vocabulary() if counts is None else counts)
         self._vocabulary = (generation, vocabulary)
         return vocabulary
 

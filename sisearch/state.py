@@ -1,4 +1,5 @@
-"""IndexState: the one owner of an index's mutable state, `manifest.json` and `vectors.faiss`.
+"""IndexState: the one owner of an index's mutable state: `manifest.json`, `vectors.faiss` and
+the derived `vocabulary.tsv`.
 
 Anyone may read them. Only the holder of the writer lock changes them, and always by
 read-modify-write from a fresh read of the manifest, so a long-lived process never
@@ -9,13 +10,16 @@ recorded generation can lag the store but never lead it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import IndexCorrupt
 from .locking import WriterLock
 from .manifest import Manifest
 from .vectors import VECTORS_FILE, VectorIndex
+
+VOCABULARY_FILE = "vocabulary.tsv"
 
 
 class IndexState:
@@ -60,6 +64,31 @@ class IndexState:
                 generation, vectors.kind, vectors.cells, vectors.nprobe, vectors.trained_on
             )
         )
+
+    def load_vocabulary(self, generation: int) -> list[tuple[str, int]] | None:
+        """The saved vocabulary (word, document count) if it was made at `generation`."""
+        try:
+            with open(self.path / VOCABULARY_FILE, encoding="utf-8") as f:
+                if f.readline().strip() != f"# generation {generation}":
+                    return None
+                return [(word, int(count)) for word, count in (line.split("\t") for line in f)]
+        except (OSError, ValueError):
+            return None
+
+    def save_vocabulary(self, generation: int, counts: Sequence[tuple[str, int]]) -> None:
+        """Write the keyword table's vocabulary as of `generation`, atomically: reading it
+        from SQLite costs 0.4 s at 100k passages and 1.7 s at 1M (bench/romanized.py), once
+        per write here instead of once per romanized query process."""
+        self._require_lock()
+        file = self.path / VOCABULARY_FILE
+        temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "w", encoding="utf-8") as f:
+                f.write(f"# generation {generation}\n")
+                f.writelines(f"{word}\t{count}\n" for word, count in counts)
+            os.replace(temporary, file)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def _require_lock(self) -> None:
         if not self._lock.held:

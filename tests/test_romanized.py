@@ -139,3 +139,25 @@ def test_cli_json_carries_the_transliteration(tmp_path: Path, tiny_model, monkey
     assert "searched: කොළඹ වරාය" in table.output
     bad = runner.invoke(cli, ["query", "x", "--romanized", "maybe"])
     assert bad.exit_code == 2
+
+
+def test_each_write_saves_the_vocabulary_so_a_query_does_not_read_it(
+    tmp_path: Path, tiny_encoder, monkeypatch
+) -> None:
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(["කොළඹ වරාය", "ගාල්ල කොටුව", "කොළඹ නගරය"])
+    index.close()
+    saved = (tmp_path / "ix" / "vocabulary.tsv").read_text(encoding="utf-8").splitlines()
+    reopened = Index.open(tmp_path / "ix")
+    assert saved[0] == f"# generation {reopened.store.generation}"
+    assert "කොළඹ\t2" in saved[1:]
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the vocabulary was read from SQLite")
+
+    monkeypatch.setattr(type(reopened.store), "vocabulary", no_scan)
+    (hit,) = reopened.search("galla kotuwa", limit=1, mode="lexical")
+    assert hit.transliteration == "ගාල්ල කොටුව"
+    monkeypatch.undo()
+    reopened.delete([hit.doc_id])
+    assert "ගාල්ල" not in (tmp_path / "ix" / "vocabulary.tsv").read_text(encoding="utf-8")
