@@ -5,12 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sisearch.cli import cli
 from sisearch.devmodel import build_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora" / "sinhala_passages.txt"
 CORPUS_JSONL = ROOT / "corpora" / "sinhala_passages.jsonl"
+# The fields of a hit, as `Hit.to_dict()`, the HTTP API and `query --json` (plus "query") give.
+HIT_FIELDS = {
+    "rank",
+    "score",
+    "cosine",
+    "doc_id",
+    "text",
+    "source",
+    "line",
+    "metadata",
+    "dense_rank",
+    "lexical_rank",
+    "transliteration",
+}
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +55,16 @@ def tiny_encoder(tiny_model: str):
 @pytest.fixture
 def corpus_lines() -> list[str]:
     return [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Invoke the CLI in tmp_path with indexes in tmp_path/indexes; returns the Result."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SISEARCH_INDEX_DIR", raising=False)
+    monkeypatch.delenv("SISEARCH_MODEL", raising=False)
+
+    def invoke(*args: str, input: str | bytes | None = None):
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke

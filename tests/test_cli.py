@@ -8,38 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from sisearch.cli import cli
-from tests.conftest import CORPUS, CORPUS_JSONL
+from tests.conftest import CORPUS, CORPUS_JSONL, HIT_FIELDS
 
-HIT_FIELDS = {
-    "query",
-    "rank",
-    "score",
-    "cosine",
-    "doc_id",
-    "text",
-    "source",
-    "line",
-    "metadata",
-    "dense_rank",
-    "lexical_rank",
-    "transliteration",
-}
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Invoke the CLI in tmp_path with indexes in tmp_path/indexes; returns the Result."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SISEARCH_INDEX_DIR", raising=False)
-    monkeypatch.delenv("SISEARCH_MODEL", raising=False)
-
-    def invoke(*args: str, input: str | bytes | None = None):
-        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-
-    return invoke
+HIT_FIELDS = {"query", *HIT_FIELDS}
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sisearch import Document, Index, IndexExists, IndexNotFound, InvalidQuery, 
 from sisearch.encoder import load_encoder
 from sisearch.manifest import MANIFEST_FILE
 from sisearch.text import normalize
+from tests.conftest import HIT_FIELDS
 
 QUERIES = ["ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන", "සෞඛ්‍ය සේවා", "ක්‍රිකට් ලෝක කුසලානය", "වී වගාව"]
 
@@ -77,19 +78,7 @@ def test_hits_carry_source_line_and_metadata(tmp_path: Path, tiny_encoder) -> No
     )
     assert hit.score == pytest.approx(1.0, abs=1e-5)
     assert hit.cosine == pytest.approx(hit.score, abs=1e-6)
-    assert set(hit.to_dict()) == {
-        "rank",
-        "score",
-        "cosine",
-        "doc_id",
-        "text",
-        "source",
-        "line",
-        "metadata",
-        "dense_rank",
-        "lexical_rank",
-        "transliteration",
-    }
+    assert set(hit.to_dict()) == HIT_FIELDS
 
 
 def test_zwj_spellings_give_the_same_vector(tiny_encoder) -> None:

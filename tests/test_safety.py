@@ -5,25 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from sisearch import Index
-from sisearch.cli import cli
 from sisearch.errors import InvalidIndexName
 from sisearch.names import MAX_NAME_LENGTH, index_location, validate_index_name
 
 HOSTILE_NAMES = ["../x", "/abs/path", "", "a/b", "..", ".", ".hidden", "a\\b", "x\x00y", "a b"]
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SISEARCH_INDEX_DIR", raising=False)
-
-    def invoke(*args: str):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES + ["x" * (MAX_NAME_LENGTH + 1)])

@@ -17,23 +17,10 @@ from sisearch.cli import cli
 from sisearch.corpus import read_corpus
 from sisearch.serve.app import Settings, create_app
 from sisearch.serve.limits import MAX_BODY_BYTES, MAX_K, MAX_QUERY_CHARS
-from tests.conftest import CORPUS_JSONL
+from tests.conftest import CORPUS_JSONL, HIT_FIELDS
 
 TOKEN = "s3cret-token"
 QUERY = "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
-HIT_FIELDS = {
-    "rank",
-    "score",
-    "cosine",
-    "doc_id",
-    "text",
-    "source",
-    "line",
-    "metadata",
-    "dense_rank",
-    "lexical_rank",
-    "transliteration",
-}
 
 
 @pytest.fixture(scope="module")

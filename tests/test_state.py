@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import sisearch.index
 from sisearch import Document, Index, IndexBusy
-from sisearch.cli import cli
 from sisearch.locking import LOCK_FILE, WriterLock
 from sisearch.manifest import Manifest
 from sisearch.store import DATABASE_FILE
@@ -27,17 +25,6 @@ from sisearch.vectors import VECTORS_FILE
 from tests.conftest import CORPUS
 
 LINES = [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()][:30]
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SISEARCH_INDEX_DIR", raising=False)
-
-    def invoke(*args: str):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def sources(path: Path) -> set[str]:
