@@ -21,7 +21,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .text import AL_LAKUNA, normalize
+from .lexical import word_spans
+from .text import AL_LAKUNA, lexical_key, normalize
 
 MODES = ("auto", "on", "off")
 CANDIDATES_PER_WORD = 3
@@ -171,32 +172,42 @@ def transliterate(
 ) -> Transliteration | None:
     """The Sinhala reading of a romanized (or mixed) query, or None if nothing is read.
 
-    mode "auto": each run of Latin letters is read as romanized Sinhala unless the
-    vocabulary holds it as it is at least as often as its best reading (a "Firefox" or
-    "COVID" the index has stays; a stray Latin "e" does not stop "e" from reading as ඒ),
-    in a Latin-only query and in a mixed one alike. "on": every Latin run is read.
-    "off": None.
+    mode "auto": the words with Latin letters are read as romanized Sinhala, except a word
+    the index holds as it is: in a mixed query (with Sinhala letters) any such word stays
+    ("Firefox", "COVID", "5G"); in a Latin-only query it stays if the index holds it at
+    least as often as its reading (a stray Latin "e" does not stop "e" from reading as ඒ).
+    "on": every word with Latin letters is read. "off": None.
     """
     if mode not in MODES:
         raise ValueError(f"romanized must be one of {', '.join(MODES)}, not {mode!r}")
     text = normalize(query)
-    if mode == "off" or not _LATIN_RUN.search(text):
+    if mode == "off" or not has_latin(text):
         return None
+    mixed = any(_is_sinhala(ch) for ch in text)
+    parts: list[str] = []
     alternatives: list[str] = []
+    position = 0
+    for start, end in word_spans(text):
+        word = text[start:end]
+        if not has_latin(word):
+            continue
+        found: list[str] = []
 
-    def read(match: re.Match[str]) -> str:
-        latin = match.group().casefold()
-        words = read_word(latin, vocabulary, per_word)
-        held = vocabulary.count(latin)
-        if mode == "auto" and held and held >= vocabulary.count(words[0]):
-            return match.group()  # the index holds the Latin word more than any reading
-        alternatives.extend(w for w in words[1:] if w not in alternatives)
-        return words[0]
+        def read(match: re.Match[str], found: list[str] = found) -> str:
+            words = read_word(match.group().casefold(), vocabulary, per_word)
+            found.extend(words[1:])
+            return words[0]
 
-    read_text = _LATIN_RUN.sub(read, text)
-    if read_text == text:
+        reading = _LATIN_RUN.sub(read, word)
+        held = vocabulary.count(lexical_key(word))
+        if mode == "auto" and held and (mixed or held >= vocabulary.count(lexical_key(reading))):
+            continue
+        parts.append(text[position:start] + reading)
+        position = end
+        alternatives.extend(w for w in found if w not in alternatives)
+    if not parts:
         return None
-    return Transliteration(normalize(read_text), tuple(alternatives))
+    return Transliteration(normalize("".join(parts) + text[position:]), tuple(alternatives))
 
 
 def read_word(latin: str, vocabulary: Vocabulary, limit: int) -> list[str]:
