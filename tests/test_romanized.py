@@ -72,6 +72,14 @@ def test_mixed_queries_read_only_the_latin_words_the_index_lacks() -> None:
     assert transliterate("firefox lankawe", words, mode="on").text.startswith("ෆ")
 
 
+def test_words_the_index_holds_whole_stay_digits_included() -> None:
+    words = vocabulary("5g", "z", "ලකුණු", "සී", counts={"සී": 40})
+    assert transliterate("5G", words) is None
+    assert transliterate("Z ලකුණු", words) is None  # mixed: held at all is enough
+    reading = transliterate("5G lakunu", words)
+    assert reading is not None and reading.text == "5G ලකුණු"
+
+
 def test_sinhala_queries_and_off_are_untouched() -> None:
     words = vocabulary("ලංකාවේ")
     assert transliterate("ශ්‍රී ලංකාවේ", words) is None
