@@ -489,6 +489,30 @@ class DocumentStore:
         )
         return self.db.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
 
+    def term_counts(self, texts: Sequence[str]) -> dict[str, int]:
+        """How many of `texts` hold each keyword-table word, tokenized exactly as the table
+        does (a temporary FTS5 table with its tokenizer: nothing is written)."""
+        if not texts:
+            return {}
+        db = self.db
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_fts USING fts5(key,"
+            f' tokenize="{FTS_TOKENIZER}")'
+        )
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_vocabulary"
+            " USING fts5vocab(temp, scratch_fts, row)"
+        )
+        try:
+            db.conn.executemany(
+                "INSERT INTO temp.scratch_fts (key) VALUES (?)",
+                [(lexical_key(text),) for text in texts],
+            )
+            return dict(db.execute("SELECT term, doc FROM temp.scratch_vocabulary").fetchall())
+        finally:
+            db.execute("DELETE FROM temp.scratch_fts")
+            db.conn.commit()  # only the temporary table was written
+
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its document count."""
         return self.db.execute(

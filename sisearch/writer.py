@@ -69,6 +69,10 @@ class IndexWriter:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.store = index.store
+        # Texts that entered and left the keyword table in this write, so the saved
+        # vocabulary can be updated by the difference instead of rescanning the table.
+        self.texts_added: list[str] = []
+        self.texts_removed: list[str] = []
 
     # Adding
 
@@ -158,6 +162,7 @@ class IndexWriter:
         self._chunk(new)
         result.chunks_encoded += self._embed(new, batch_size, result.notes)
         ids, embeddings = self.store.add(new)
+        self.texts_added.extend(doc.text for doc in new)
         result.documents_added += len(new)
         result.chunks_added += len(ids)
         return ids, embeddings
@@ -241,7 +246,9 @@ class IndexWriter:
         if not doc_ids:
             return 0
         vectors = self.index._fresh_vectors()
+        removed = [d.text for d in self.store.get_documents(doc_ids).values()]
         chunk_ids = self.store.delete_documents(doc_ids)
+        self.texts_removed.extend(removed)
         try:
             if vectors.can_remove:
                 vectors.remove(chunk_ids)
@@ -316,7 +323,10 @@ class IndexWriter:
             documents = [document for _, document in group]
             self._chunk(documents)
             result.chunks_encoded += self._embed(documents, batch_size, [])
+            before = self.store.get_documents([doc_id for doc_id, _ in group])
             self.store.replace_documents(group)
+            self.texts_removed.extend(d.text for d in before.values())
+            self.texts_added.extend(d.text for d in documents)
             result.changed += len(group)
         if changed:
             self.rebuild(None, None)

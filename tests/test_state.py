@@ -245,4 +245,6 @@ def test_si_1_index_keeps_answering_and_rebuild_normalize_moves_it(
                 (hit,) = new.search(spelling, limit=1, mode="dense")
                 assert hit.text == plain and hit.cosine > 0.999
         assert len(new._fresh_vectors()) == new.store.chunk_count()
+        saved = new.state.load_vocabulary(new.store.generation)
+        assert saved is not None and sorted(saved) == sorted(new.store.vocabulary())
     assert "0 passages changed (0 chunks encoded)" in run("rebuild", "--normalize").output

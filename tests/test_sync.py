@@ -31,6 +31,9 @@ def consistent(index: Index) -> set[tuple[str, str]]:
     assert len(vectors) == index.store.chunk_count()
     saved = VectorIndex.load(index.path / VECTORS_FILE)
     assert len(saved) == len(vectors)
+    words = index.state.load_vocabulary(index.store.generation)
+    if words is not None:  # updated by each write's difference: must equal a full scan
+        assert sorted(words) == sorted(index.store.vocabulary())
     if rows:
         hits = index.search(WORDS[0], limit=len(rows), mode="dense")
         assert sorted(h.doc_id for h in hits) == sorted(r[0] for r in rows)
