@@ -754,6 +754,7 @@ def serve_command(
             f"sisearch serve needs the serve extra ({e.name} is missing); install it with:"
             " pip install 'sisearch[serve]'"
         ) from None
+    _check_can_listen(host, port)
     settings = Settings(index_dir, token or None, read_only, cors_origins)
     access = "read-write (token required)" if settings.writable else "read-only"
     click.echo(
@@ -780,6 +781,22 @@ def serve_command(
         workers=workers,
         log_level="warning",
     )
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """A taken port or an unknown address as one line now, not a server log later."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as e:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {e.strerror or e}. Fix: pick another --port"
+            " (or --host)"
+        ) from None
 
 
 def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:

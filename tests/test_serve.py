@@ -357,3 +357,15 @@ def test_romanized_queries_through_the_api_and_the_page(client) -> None:
     assert batch["results"][0]["hits"][0]["transliteration"] == "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
     page = client.get("/", params={"q": typed}).text
     assert "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන" in page and "<mark>" in page
+
+
+def test_a_taken_port_is_one_clear_line(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(cli, ["serve", "--index-dir", str(tmp_path), "--port", port])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
