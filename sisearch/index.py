@@ -279,11 +279,11 @@ class Index:
 
     def _save_vocabulary(self, start: int, writer: IndexWriter) -> None:
         """Save the vocabulary after a write: the one saved at `start` plus what the write
-        added, less what it removed (milliseconds), or, without one, read whole from the
-        keyword table (1.8 s at 1M passages)."""
+        added, less what it removed (milliseconds), or, without one or after a write too
+        large to track, read whole from the keyword table (1.8 s at 1M passages)."""
         generation = self.store.generation
         saved = self.state.load_vocabulary(start)
-        if saved is None:
+        if saved is None or writer.texts_added is None or writer.texts_removed is None:
             self.state.save_vocabulary(generation, self.store.vocabulary())
             return
         counts = dict(saved)

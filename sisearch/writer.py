@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from .index import Index
 
 GROUP_SIZE = 256
+# Past this many added and removed texts, a write rescans the vocabulary (seconds at a
+# million passages) rather than hold the texts in memory and count them again.
+TRACKED_TEXTS = 20_000
 SAMPLE_CHECK = 64
 ProgressCallback = Callable[[int], None]
 # Sources written before sisearch recorded resolved paths (stdin was "<stdin>").
@@ -70,9 +73,10 @@ class IndexWriter:
         self.index = index
         self.store = index.store
         # Texts that entered and left the keyword table in this write, so the saved
-        # vocabulary can be updated by the difference instead of rescanning the table.
-        self.texts_added: list[str] = []
-        self.texts_removed: list[str] = []
+        # vocabulary can be updated by the difference instead of rescanning the table;
+        # None once a write is so large that rescanning is cheaper than keeping them.
+        self.texts_added: list[str] | None = []
+        self.texts_removed: list[str] | None = []
 
     # Adding
 
@@ -162,7 +166,7 @@ class IndexWriter:
         self._chunk(new)
         result.chunks_encoded += self._embed(new, batch_size, result.notes)
         ids, embeddings = self.store.add(new)
-        self.texts_added.extend(doc.text for doc in new)
+        self._changed(added=[doc.text for doc in new])
         result.documents_added += len(new)
         result.chunks_added += len(ids)
         return ids, embeddings
@@ -248,7 +252,7 @@ class IndexWriter:
         vectors = self.index._fresh_vectors()
         removed = [d.text for d in self.store.get_documents(doc_ids).values()]
         chunk_ids = self.store.delete_documents(doc_ids)
-        self.texts_removed.extend(removed)
+        self._changed(removed=removed)
         try:
             if vectors.can_remove:
                 vectors.remove(chunk_ids)
@@ -258,6 +262,15 @@ class IndexWriter:
         finally:
             self.save_vectors_if_current()
         return len(doc_ids)
+
+    def _changed(self, added: Sequence[str] = (), removed: Sequence[str] = ()) -> None:
+        """Note texts this write put in or took out of the keyword table (see __init__)."""
+        if self.texts_added is None or self.texts_removed is None:
+            return
+        self.texts_added.extend(added)
+        self.texts_removed.extend(removed)
+        if len(self.texts_added) + len(self.texts_removed) > TRACKED_TEXTS:
+            self.texts_added = self.texts_removed = None
 
     # The vector file
 
@@ -325,8 +338,9 @@ class IndexWriter:
             result.chunks_encoded += self._embed(documents, batch_size, [])
             before = self.store.get_documents([doc_id for doc_id, _ in group])
             self.store.replace_documents(group)
-            self.texts_removed.extend(d.text for d in before.values())
-            self.texts_added.extend(d.text for d in documents)
+            self._changed(
+                added=[d.text for d in documents], removed=[d.text for d in before.values()]
+            )
             result.changed += len(group)
         if changed:
             self.rebuild(None, None)

@@ -169,3 +169,17 @@ def test_each_write_saves_the_vocabulary_so_a_query_does_not_read_it(
     monkeypatch.undo()
     reopened.delete([hit.doc_id])
     assert "ගාල්ල" not in (tmp_path / "ix" / "vocabulary.tsv").read_text(encoding="utf-8")
+
+
+def test_a_write_too_large_to_track_rescans_the_vocabulary(
+    tmp_path: Path, tiny_encoder, monkeypatch
+) -> None:
+    import sisearch.writer
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(["කොළඹ වරාය"])
+    monkeypatch.setattr(sisearch.writer, "TRACKED_TEXTS", 2)
+    index.add(["ගාල්ල කොටුව", "මහනුවර දළදා මාළිගාව", "කොළඹ නගරය"])
+    saved = index.state.load_vocabulary(index.store.generation)
+    assert saved is not None and sorted(saved) == sorted(index.store.vocabulary())
+    assert dict(saved)["කොළඹ"] == 2
