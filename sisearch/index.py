@@ -275,23 +275,7 @@ class Index:
             writer.migrate_model_path()
             yield writer
             if self.store.generation != start:
-                self._save_vocabulary(start, writer)
-
-    def _save_vocabulary(self, start: int, writer: IndexWriter) -> None:
-        """Save the vocabulary after a write: the one saved at `start` plus what the write
-        added, less what it removed (milliseconds), or, without one or after a write too
-        large to track, read whole from the keyword table (1.8 s at 1M passages)."""
-        generation = self.store.generation
-        saved = self.state.load_vocabulary(start)
-        if saved is None or writer.texts_added is None or writer.texts_removed is None:
-            self.state.save_vocabulary(generation, self.store.vocabulary())
-            return
-        counts = dict(saved)
-        for word, count in self.store.term_counts(writer.texts_added).items():
-            counts[word] = counts.get(word, 0) + count
-        for word, count in self.store.term_counts(writer.texts_removed).items():
-            counts[word] = counts.get(word, 0) - count
-        self.state.save_vocabulary(generation, sorted((w, c) for w, c in counts.items() if c > 0))
+                writer.save_vocabulary(start)
 
     def add(
         self,
