@@ -26,8 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..corpus import Document
-from ..errors import InvalidQuery, SisearchError
-from ..index import MODES, Hit
+from ..errors import SisearchError
 from .limits import MAX_BATCH, MAX_BODY_BYTES, MAX_DOCUMENTS, MAX_K, MAX_QUERY_CHARS, status_of
 from .page import render_page
 from .registry import IndexRegistry
@@ -200,7 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> JSONResponse:
         """The k best passages for q; each hit as in `sisearch query --json`."""
         _check_query(q)
-        (hits,) = _search(registry, name, [q], k, mode, where, romanized)
+        (hits,) = registry.search(name, [q], k, mode, where, romanized)
         # Hits are plain JSON already: answered as they are, skipping FastAPI's re-encoding.
         return JSONResponse({"query": q, "hits": [hit.to_dict() for hit in hits]})
 
@@ -209,9 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Several queries in one encoder batch."""
         for query in body.queries:
             _check_query(query)
-        results = _search(
-            registry, name, body.queries, body.k, body.mode, body.where, body.romanized
-        )
+        results = registry.search(name, body.queries, body.k, body.mode, body.where, body.romanized)
         return JSONResponse(
             {
                 "results": [
@@ -268,30 +265,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _check_query(query: str) -> None:
     if len(query) > MAX_QUERY_CHARS:
         raise ApiError(413, f"the query is over {MAX_QUERY_CHARS} characters")
-
-
-def _search(
-    registry: IndexRegistry,
-    name: str,
-    queries: list[str],
-    k: int,
-    mode: str,
-    where: str | None,
-    romanized: str,
-) -> list[list[Hit]]:
-    """Search as `sisearch query --json` does (lexical mode gives no cosine, as there)."""
-    if mode not in MODES:
-        raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    index = registry.get(name)
-    with registry.searching():
-        return index.search_many(
-            queries,
-            k,
-            mode=mode,
-            where=where or None,
-            cosine=mode != "lexical",
-            romanized=romanized,
-        )
 
 
 def _summary(info: dict[str, Any]) -> dict[str, Any]:

@@ -102,11 +102,7 @@ def render_page(
                 raise ValueError(f"mode must be one of {', '.join(MODES)}")
             if len(q) > MAX_QUERY_CHARS:
                 raise ValueError(f"the query is over {MAX_QUERY_CHARS} characters")
-            index = registry.get(chosen)
-            with registry.searching():
-                hits = index.search(
-                    q, limit, mode=mode, where=where or None, cosine=mode != "lexical"
-                )
+            (hits,) = registry.search(chosen, [q], limit, mode, where)
             searched = next((h.transliteration for h in hits if h.transliteration), None)
             context["searched"] = searched
             terms = query_terms(searched or q)

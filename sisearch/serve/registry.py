@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import IndexNotFound
-from ..index import Index
+from ..index import Hit, Index
 from ..manifest import MANIFEST_FILE
 from ..names import index_location, is_index_name
 
@@ -47,11 +47,27 @@ class IndexRegistry:
                 index = self._open[name] = Index.open(location)
             return index
 
-    @contextmanager
-    def searching(self) -> Iterator[None]:
-        """A slot to search in; waits while every core is busy with another search."""
+    def search(
+        self,
+        name: str,
+        queries: list[str],
+        k: int,
+        mode: str,
+        where: str | None,
+        romanized: str = "auto",
+    ) -> list[list[Hit]]:
+        """Search index `name` as `sisearch query --json` does (lexical mode gives no
+        cosine, as there), waiting while every core is busy with another search."""
+        index = self.get(name)
         with self._searching:
-            yield
+            return index.search_many(
+                queries,
+                k,
+                mode=mode,
+                where=where or None,
+                cosine=mode != "lexical",
+                romanized=romanized,
+            )
 
     @contextmanager
     def writer(self, name: str) -> Iterator[Index]:
