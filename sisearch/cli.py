@@ -22,7 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .corpus import STDIN, read_corpus, require_passages, source_name
+from .corpus import STDIN, Document, require_passages, source_name
+from .documents import LEGACY_FONTS, SPLITS, ReadOptions, ReadReport, read_path
+from .documents.files import reader_of
+from .documents.reading import DOCUMENT_READERS
 from .encoder import DEFAULT_MODEL
 from .errors import IndexNotFound, InvalidIndexName, SisearchError
 from .index import MODES, AddResult, Hit, Index
@@ -164,6 +167,34 @@ def cli() -> None:
     " plain PyTorch fp32 here, used only where it stays within cosine 0.99 of fp32) or fp32"
     " (2.25x as fast, exact).",
 )
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="line",
+    show_default=True,
+    help="How .txt files become passages: a non-blank line each, or blank-line-separated"
+    " paragraphs (lines joined).",
+)
+@click.option(
+    "--legacy-font",
+    type=click.Choice(LEGACY_FONTS),
+    default=None,
+    help="The plain-text files (.txt .md .jsonl .csv .tsv) are typed for this FM legacy font:"
+    " convert them to Unicode Sinhala (passages already in Unicode are kept as they are)."
+    " Word runs set in an FM font are converted without it.",
+)
+@click.option(
+    "--glob",
+    "globs",
+    multiple=True,
+    help="In folders, read only files matching this pattern (e.g. '*.pdf', 'news/*'); repeatable.",
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    help="In folders, skip files matching this pattern (e.g. 'drafts/*'); repeatable.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def index_command(
     paths: tuple[str, ...],
@@ -178,27 +209,39 @@ def index_command(
     query_prompt: str | None,
     document_prompt: str | None,
     sync: bool,
+    split: str,
+    legacy_font: str | None,
+    globs: tuple[str, ...],
+    excludes: tuple[str, ...],
     quiet: bool,
 ) -> None:
-    """Add corpus files to an index, creating it if needed.
+    """Add corpus files and folders to an index, creating it if needed.
 
-    A passage is a non-blank line of a .txt file, a record of a .jsonl file or a
-    row of a .csv/.tsv file (other fields become metadata); "-" reads stdin.
-    Passages already indexed are skipped without re-encoding.
+    A passage is a non-blank line of a .txt file (or a paragraph, with --split
+    paragraph), a record of a .jsonl file, a row of a .csv/.tsv file (other fields
+    become metadata), or a paragraph of an .html, .pdf, .docx or .md file; "-" reads
+    stdin. Folders are read recursively (hidden files skipped, unknown types counted);
+    a file in a folder that cannot be read is reported and skipped. Passages already
+    indexed are skipped without re-encoding.
 
     \b
       sisearch index corpora/sinhala_passages.txt --model models/si-encoder
+      sisearch index archive/ --index news
+      sisearch index old-letters/ --legacy-font fm-abhaya --index letters
       cat news.jsonl | sisearch index - --index news
       sisearch index news.txt --index news --sync
     """
     if paths.count(STDIN) > 1:
         raise click.UsageError("stdin (-) can be read only once")
-    # Every file is read ahead (encoding, format, emptiness) before anything is created.
-    stdin = None
+    options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
+    # Every path is read ahead (encoding, format, emptiness) before anything is created;
+    # folders and parsed documents keep their reader, text files are read again.
+    reports = {path: ReadReport() for path in paths}
+    held: dict[str, Iterator[Document]] = {}
     for path in paths:
-        documents = require_passages(read_corpus(path, text_field), path)
-        if path == STDIN:
-            stdin = documents
+        documents = require_passages(read_path(path, options, reports[path]), path)
+        if path == STDIN or _holds_passages(path):
+            held[path] = documents
         else:
             documents.close()
     location = index_location(index_dir, index_name)
@@ -234,17 +277,29 @@ def index_command(
             click.echo(_engine_summary(location, index))
     with index:
         for path in paths:
-            documents = stdin if path == STDIN else read_corpus(path, text_field)
+            report = reports[path]
+            if path in held:
+                documents = held.pop(path)
+            else:
+                report = reports[path] = ReadReport()
+                documents = read_path(path, options, report)
             started = time.perf_counter()
-            with _progress(path, _count_lines(path), quiet) as advance:
+            with _progress(path, _count_lines(path, split), quiet) as advance:
                 if sync:
+                    folder = Path(path).is_dir()
                     result = index.sync(
-                        documents, source_name(path), batch_size=batch_size, progress=advance
+                        documents,
+                        None if folder else source_name(path),
+                        batch_size=batch_size,
+                        progress=advance,
+                        gone=_gone_sources(index, path) if folder else (),
                     )
                 else:
                     result = index.add(documents, batch_size=batch_size, progress=advance)
+            for failure in report.failed:
+                click.echo(f"Skipped {failure}", err=True)
             if not quiet:
-                click.echo(_summary(path, result, time.perf_counter() - started))
+                click.echo(_summary(path, result, time.perf_counter() - started, report))
                 for note in result.notes:
                     click.echo(f"Note: {note}", err=True)
 
@@ -853,7 +908,7 @@ def _engine_summary(location: Path, index: Index) -> str:
     return text + (f". Note: {spec.note}" if spec.note else "")
 
 
-def _summary(path: str, result: AddResult, seconds: float) -> str:
+def _summary(path: str, result: AddResult, seconds: float, report: ReadReport) -> str:
     rate = result.chunks_encoded / seconds if seconds > 0 else 0.0
     text = (
         f"{path}: {result.passages} passages, {result.documents_added} added,"
@@ -864,12 +919,45 @@ def _summary(path: str, result: AddResult, seconds: float) -> str:
         text += f"; {result.documents_removed} removed (no longer in the file)"
     if result.repaired:
         text += f"; repaired mojibake in {result.repaired} passages"
+    if report.legacy_passages:
+        text += f"; converted {report.legacy_passages} legacy-font passages to Unicode"
+    if report.pdf_words_repaired:
+        text += f"; repaired {report.pdf_words_repaired} words of PDF text"
+    if path != STDIN and Path(path).is_dir():
+        text += "\n" + _files_summary(path, report)
     return text
 
 
-def _count_lines(path: str) -> int | None:
-    """Passages to expect, for the progress bar: non-blank lines (None for stdin)."""
-    if path == STDIN:
+def _files_summary(path: str, report: ReadReport) -> str:
+    """What a folder walk read and left: files read, unknown types, exclusions, failures."""
+    parts = [f"{report.files_read} files read"]
+    if report.unknown:
+        kinds = ", ".join(f"{ext} {n}" for ext, n in sorted(report.unknown.items()))
+        parts.append(f"{sum(report.unknown.values())} skipped as unknown types ({kinds})")
+    if report.excluded:
+        parts.append(f"{report.excluded} left out by --glob/--exclude")
+    if report.empty:
+        parts.append(f"{len(report.empty)} with no text")
+    if report.failed:
+        parts.append(f"{len(report.failed)} unreadable (listed above)")
+    return f"{path}: " + ", ".join(parts)
+
+
+def _holds_passages(path: str) -> bool:
+    """Whether reading `path` ahead keeps its reader: a folder, or a parsed document."""
+    return Path(path).is_dir() or reader_of(path) in DOCUMENT_READERS
+
+
+def _gone_sources(index: Index, folder: str) -> list[str]:
+    """Sources under a synced folder whose files no longer exist."""
+    prefix = os.path.join(source_name(folder), "")
+    return [s for s, _ in index.store.sources() if s.startswith(prefix) and not Path(s).exists()]
+
+
+def _count_lines(path: str, split: str = "line") -> int | None:
+    """Passages to expect, for the progress bar: non-blank lines of a text corpus (None
+    for stdin, folders, documents and paragraphs, which are not counted ahead)."""
+    if path == STDIN or _holds_passages(path) or split == "paragraph":
         return None
     with open(path, "rb") as f:
         count = sum(1 for line in f if line.strip())

@@ -15,6 +15,10 @@ class EmptyCorpus(CorpusError):
     """The corpus has no non-blank passages."""
 
 
+class DocumentError(CorpusError):
+    """A document file (PDF, DOCX, HTML, ...) is corrupt, encrypted or holds no text."""
+
+
 class IndexNotFound(SisearchError):
     """No index exists at the given path."""
 

@@ -297,20 +297,24 @@ class Index:
     def sync(
         self,
         items: Iterable[Document],
-        source: str,
+        source: str | None = None,
         *,
         batch_size: int | None = None,
         progress: ProgressCallback | None = None,
+        gone: Sequence[str] = (),
     ) -> AddResult:
         """Make the index hold exactly `items` for `source` (say, a file's current passages).
 
         New passages are added, passages no longer there are deleted, unchanged ones
         are left alone and not re-encoded. Every item must come from `source` (for a
-        file, `sisearch.corpus.source_name(path)`, its resolved path). Interrupted, it
-        leaves extra passages at worst; running it again finishes it.
+        file, `sisearch.corpus.source_name(path)`, its resolved path); with no `source`,
+        every source the items come from is synced (the files of a folder), and sources
+        they do not mention are left alone, but for the `gone` ones (files deleted from
+        a synced folder), whose passages are all deleted. Interrupted, it leaves extra
+        passages at worst; running it again finishes it.
         """
         with self._writing() as writer:
-            return writer.sync(items, source, batch_size, progress)
+            return writer.sync(items, source, batch_size, progress, gone)
 
     def delete(self, doc_ids: Iterable[int] = (), *, source: str | None = None) -> int:
         """Delete documents by id and/or every document from `source` (a file in any
@@ -533,6 +537,7 @@ class Index:
             name: sum(p.stat().st_size for p in self.path.glob(f"{name}*") if p.is_file())
             for name in (DATABASE_FILE, VECTORS_FILE)
         }
+        legacy_passages, pdf_words_repaired = self.store.conversion_counts()
         return {
             "path": str(self.path),
             "documents": self.store.document_count(),
@@ -546,6 +551,8 @@ class Index:
             "query_prompt": fingerprint.query_prompt,
             "document_prompt": fingerprint.document_prompt,
             "normalization": self.manifest.normalization,
+            "legacy_passages": legacy_passages,
+            "pdf_words_repaired": pdf_words_repaired,
             "index_type": self.manifest.index_type,
             "vectors_kind": self.manifest.vectors_kind,
             "ivf_cells": self.manifest.ivf_cells,

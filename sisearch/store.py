@@ -513,6 +513,16 @@ class DocumentStore:
             db.execute("DELETE FROM temp.scratch_fts")
             db.conn.commit()  # only the temporary table was written
 
+    def conversion_counts(self) -> tuple[int, int]:
+        """(passages converted from a legacy font, PDF words the repair changed), as the
+        readers recorded them in each document's metadata."""
+        legacy, repaired = self.db.execute(
+            "SELECT count(json_extract(metadata, '$.legacy_font')),"
+            " coalesce(sum(json_extract(metadata, '$.repaired_words')), 0)"
+            " FROM documents WHERE metadata != '{}'"
+        ).fetchone()
+        return int(legacy), int(repaired)
+
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its document count."""
         return self.db.execute(

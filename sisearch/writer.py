@@ -85,7 +85,7 @@ class IndexWriter:
         items: Iterable[str | Document],
         batch_size: int | None,
         progress: ProgressCallback | None,
-        seen: set[str] | None = None,
+        seen: set[tuple[str, str]] | None = None,
     ) -> AddResult:
         result = AddResult()
         if self.index.manifest.normalization != NORMALIZATION_VERSION:
@@ -112,19 +112,30 @@ class IndexWriter:
     def sync(
         self,
         items: Iterable[Document],
-        source: str,
+        source: str | None,
         batch_size: int | None,
         progress: ProgressCallback | None,
+        gone: Sequence[str] = (),
     ) -> AddResult:
+        """Add `items`, then delete what each synced source no longer holds: `source`, or
+        (None) every source the items came from; and every passage of the `gone` sources."""
+
         def checked() -> Iterator[Document]:
             for item in items:
                 if item.source != source:
                     raise InvalidQuery(f"sync of {source!r} got a passage from {item.source!r}")
                 yield item
 
-        seen: set[str] = set()
-        result = self.add(checked(), batch_size, progress, seen)
-        stale = [d for d, digest in self.store.documents_of_source(source) if digest not in seen]
+        seen: set[tuple[str, str]] = set()
+        result = self.add(items if source is None else checked(), batch_size, progress, seen)
+        sources = {source} if source is not None else {s for s, _ in seen}
+        sources |= set(gone)
+        stale = [
+            doc_id
+            for synced in sorted(sources)
+            for doc_id, digest in self.store.documents_of_source(synced)
+            if (synced, digest) not in seen
+        ]
         result.documents_removed = self.delete_ids(stale)
         return result
 
@@ -133,7 +144,7 @@ class IndexWriter:
         group: list[Document],
         batch_size: int | None,
         result: AddResult,
-        seen: set[str] | None,
+        seen: set[tuple[str, str]] | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         result.passages += len(group)
         prepared: dict[tuple[str, str], NewDocument] = {}
@@ -149,7 +160,7 @@ class IndexWriter:
                 NewDocument(text, document.source, document.line, dict(document.metadata), digest),
             )
         if seen is not None:
-            seen.update(digest for _, digest in prepared)
+            seen.update(prepared)
         known = self.store.known_documents(prepared)
         self.store.update_lines(
             [

@@ -1,0 +1,76 @@
+"""The files a corpus path names: itself, or every readable file under a folder.
+
+Folders are walked recursively in name order; hidden files and folders (a leading dot)
+are skipped, symbolic links to folders are not followed (no loops), and `--glob` /
+`--exclude` patterns (fnmatch, matched against the path relative to the folder and
+against the file name) choose among the rest.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Reader of each extension a folder walk picks up.
+READERS = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+}
+
+
+@dataclass
+class Walk:
+    """What a folder walk found: the files to read, and what it left and why."""
+
+    files: list[Path] = field(default_factory=list)
+    unknown: Counter[str] = field(default_factory=Counter)
+    excluded: int = 0
+
+
+def reader_of(path: str | os.PathLike[str]) -> str | None:
+    """The reader for a file by its extension, None when no reader knows it."""
+    return READERS.get(Path(path).suffix.lower())
+
+
+def walk_folder(folder: Path, globs: Sequence[str] = (), excludes: Sequence[str] = ()) -> Walk:
+    """Every file under `folder` a reader knows, in a stable order; others counted by extension."""
+    walk = Walk()
+    for path in _files_under(folder):
+        relative = path.relative_to(folder).as_posix()
+        if (globs and not _matches(relative, path.name, globs)) or _matches(
+            relative, path.name, excludes
+        ):
+            walk.excluded += 1
+        elif reader_of(path) is None:
+            walk.unknown[path.suffix.lower() or "(no extension)"] += 1
+        else:
+            walk.files.append(path)
+    return walk
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if not name.startswith(".") and path.is_file():
+                yield path
+
+
+def _matches(relative: str, name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)

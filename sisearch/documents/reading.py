@@ -1,0 +1,227 @@
+"""Documents from any corpus path: a folder, a text corpus, or an HTML, PDF, DOCX or
+Markdown file, each read by the reader its extension names.
+
+A file named directly is read strictly: any problem is an error before anything is
+indexed. A file found in a folder that cannot be read (corrupt, encrypted, not UTF-8)
+is reported by name in the `ReadReport` and skipped; the other files are read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from ..corpus import (
+    STDIN,
+    Document,
+    check_corpus_file,
+    read_corpus,
+    source_name,
+)
+from ..errors import CorpusError
+from .files import READERS, reader_of, walk_folder
+from .legacy import LEGACY_FONTS, from_legacy, legacy_font_id
+
+Split = Literal["line", "paragraph"]
+SPLITS: tuple[Split, ...] = ("line", "paragraph")
+# Readers that parse a whole file at once (its passages are held, not streamed).
+DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "md"})
+# Plain-text formats that `legacy_font` converts.
+LEGACY_READERS = frozenset({"txt", "md", "jsonl", "csv", "tsv"})
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read corpus paths (the `sisearch index` options of the same names)."""
+
+    text_field: str = "text"
+    split: Split = "line"
+    legacy_font: str | None = None
+    globs: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {self.split!r}")
+        if self.legacy_font is not None and self.legacy_font not in LEGACY_FONTS:
+            raise ValueError(f"unknown legacy font {self.legacy_font!r}")
+
+
+@dataclass
+class ReadReport:
+    """What reading found: files read, skipped and failed, and what was converted."""
+
+    files_read: int = 0  # files that gave passages
+    unknown: Counter[str] = field(default_factory=Counter)
+    excluded: int = 0
+    failed: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    legacy_passages: int = 0
+    pdf_words_repaired: int = 0
+    pdf_pages: int = 0
+
+
+def read_path(
+    path: str | os.PathLike[str],
+    options: ReadOptions | None = None,
+    report: ReadReport | None = None,
+    stdin: BinaryIO | None = None,
+) -> Iterator[Document]:
+    """The passages of a corpus path: a folder (walked), a file, or "-" for stdin."""
+    options = options or ReadOptions()
+    report = report if report is not None else ReadReport()
+    name = os.fspath(path)
+    if name != STDIN and Path(name).is_dir():
+        yield from _read_folder(Path(name), options, report)
+        return
+    documents = read_file(name, options, report, stdin)
+    first = next(documents, None)
+    if first is not None:
+        report.files_read += 1
+        yield first
+        yield from documents
+
+
+def read_file(
+    path: str | os.PathLike[str],
+    options: ReadOptions | None = None,
+    report: ReadReport | None = None,
+    stdin: BinaryIO | None = None,
+) -> Iterator[Document]:
+    """The passages of one file (strict: its problems are errors); unknown extensions
+    read as one passage a line, as .txt."""
+    options = options or ReadOptions()
+    report = report if report is not None else ReadReport()
+    name = os.fspath(path)
+    kind = "txt" if name == STDIN else (reader_of(name) or "txt")
+    if kind in DOCUMENT_READERS:
+        documents = _read_document(Path(name), name, kind, options, report)
+    elif kind == "txt" and options.split == "paragraph":
+        documents = _read_text_paragraphs(Path(name), name)
+    else:
+        documents = read_corpus(name, options.text_field, stdin)
+    if options.legacy_font is not None and kind in LEGACY_READERS:
+        yield from _converted(documents, options.legacy_font, report)
+    else:
+        yield from documents
+
+
+def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iterator[Document]:
+    walk = walk_folder(folder, options.globs, options.excludes)
+    report.unknown.update(walk.unknown)
+    report.excluded += walk.excluded
+    if not walk.files:
+        known = ", ".join(sorted(READERS))
+        raise CorpusError(f"{folder}: no file sisearch reads in this folder (it reads {known})")
+    for file in walk.files:
+        label = str(file)
+        try:
+            if reader_of(file) not in DOCUMENT_READERS:
+                check_corpus_file(file)
+            documents = read_file(file, options, report)
+            first = next(documents, None)
+        except (CorpusError, OSError) as e:
+            report.failed.append(_one_line(e, label))
+            continue
+        if first is None:
+            report.empty.append(label)
+            continue
+        report.files_read += 1
+        yield first
+        try:
+            yield from documents
+        except (CorpusError, OSError) as e:  # a text file changed since it was checked
+            report.failed.append(_one_line(e, label))
+
+
+def _one_line(error: Exception, label: str) -> str:
+    text = " ".join(str(error).split())
+    if isinstance(error, OSError):
+        return f"{label}: {error.strerror or text}"
+    return text if text.startswith(label) else f"{label}: {text}"
+
+
+def _read_document(
+    path: Path, label: str, kind: str, options: ReadOptions, report: ReadReport
+) -> Iterator[Document]:
+    """All passages of an HTML, PDF, DOCX or Markdown file, parsed before the first is given."""
+    if not path.exists():
+        raise CorpusError(f"{label}: no such file")
+    source = source_name(path)
+    documents = list(_PARSERS[kind](path, label, source, report))
+    yield from documents
+
+
+def _html(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+    from .html import read_html
+
+    page = read_html(path.read_bytes(), label)
+    for position, paragraph in enumerate(page.paragraphs, start=1):
+        metadata = _present(title=page.title, heading=paragraph.heading)
+        yield Document(paragraph.text, source, position, metadata)
+
+
+def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+    from .pdf import read_pdf
+
+    pages = 0
+    for position, paragraph in enumerate(read_pdf(path, label), start=1):
+        pages = max(pages, paragraph.page)
+        report.pdf_words_repaired += paragraph.repaired_words
+        metadata: dict[str, Any] = {"page": paragraph.page}
+        if paragraph.repaired_words:
+            metadata["repaired_words"] = paragraph.repaired_words
+        yield Document(paragraph.text, source, position, metadata)
+    report.pdf_pages += pages
+
+
+def _docx(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+    from .word import read_docx
+
+    for position, paragraph in enumerate(read_docx(path, label), start=1):
+        metadata = _present(heading=paragraph.heading, legacy_font=paragraph.legacy_font)
+        if paragraph.legacy_font:
+            report.legacy_passages += 1
+        yield Document(paragraph.text, source, position, metadata)
+
+
+def _markdown(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+    from .markdown import read_markdown
+
+    check_corpus_file(path)
+    text = path.read_text(encoding="utf-8-sig")
+    for position, paragraph in enumerate(read_markdown(text), start=1):
+        yield Document(paragraph.text, source, position, _present(heading=paragraph.heading))
+
+
+_PARSERS = {"html": _html, "pdf": _pdf, "docx": _docx, "md": _markdown}
+
+
+def _read_text_paragraphs(path: Path, label: str) -> Iterator[Document]:
+    """Blank-line-separated paragraphs of a text file; `line` is the paragraph's position."""
+    from .markdown import paragraphs_of_text
+
+    check_corpus_file(path)
+    text = path.read_text(encoding="utf-8-sig")
+    source = source_name(path)
+    for position, paragraph in enumerate(paragraphs_of_text(text), start=1):
+        yield Document(paragraph, source, position)
+
+
+def _converted(documents: Iterator[Document], font: str, report: ReadReport) -> Iterator[Document]:
+    for document in documents:
+        text = from_legacy(document.text, font)
+        if text == document.text:
+            yield document
+            continue
+        report.legacy_passages += 1
+        metadata = {**document.metadata, "legacy_font": legacy_font_id(font)}
+        yield Document(text, document.source, document.line, metadata)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value}
