@@ -7,6 +7,7 @@ hits = index.search("...", limit=5)
 """
 
 from .corpus import Document, read_corpus
+from .documents import ReadOptions, ReadReport, read_path
 from .errors import (
     CorpusError,
     DocumentNotFound,
@@ -47,9 +48,12 @@ __all__ = [
     "ModelLoadError",
     "ModelMismatch",
     "OutputExists",
+    "ReadOptions",
+    "ReadReport",
     "SisearchError",
     "__version__",
     "index_location",
     "normalize",
     "read_corpus",
+    "read_path",
 ]

@@ -869,8 +869,7 @@ def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
     table.add_column("source", no_wrap=True, overflow="ellipsis", min_width=12)
     terms = query_terms(searched or query)
     for hit in hits:
-        name = Path(hit.source).name or hit.source  # the full path is in --json
-        where = f"{name}:{hit.line}" if hit.line is not None else name
+        where = hit.place  # the full path is in --json
         text, spans = snippet(hit.text, match_spans(hit.text, terms))
         highlighted = Text(text)
         for start, end in spans:

@@ -72,6 +72,15 @@ class Hit:
     lexical_rank: int | None = None
     transliteration: str | None = None
 
+    @property
+    def place(self) -> str:
+        """Where the passage is, for people: `file:line`, or `file p.N` for a PDF page."""
+        name = Path(self.source).name or self.source
+        page = self.metadata.get("page")
+        if isinstance(page, int) and not isinstance(page, bool):
+            return f"{name} p.{page}"
+        return f"{name}:{self.line}" if self.line is not None else name
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

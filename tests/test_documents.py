@@ -460,3 +460,14 @@ def test_reading_is_deterministic(documents) -> None:
     first = [(d.source, d.line, d.text) for d in read_path(folder)]
     assert first == [(d.source, d.line, d.text) for d in read_path(folder)]
     assert len(first) == len(set(first))
+
+
+def test_a_hit_names_its_place() -> None:
+    from sisearch import Hit
+
+    def hit(source: str, line: int | None, metadata: dict) -> Hit:
+        return Hit(1, 0.5, 0.5, 1, "x", source, line, metadata, 1, None, None)
+
+    assert hit("/a/report.pdf", 7, {"page": 3}).place == "report.pdf p.3"
+    assert hit("/a/news.txt", 12, {}).place == "news.txt:12"
+    assert hit("-", None, {}).place == "-"

@@ -106,7 +106,7 @@ def render_page(
             searched = next((h.transliteration for h in hits if h.transliteration), None)
             context["searched"] = searched
             terms = query_terms(searched or q)
-            context["hits"] = [PageHit(h, highlighted(h, terms), _place(h)) for h in hits]
+            context["hits"] = [PageHit(h, highlighted(h, terms), h.place) for h in hits]
             params = {"index": chosen, "q": q, "k": limit, "mode": mode}
             context["share"] = "/?" + urlencode({**params, **({"where": where} if where else {})})
         except SisearchError as e:
@@ -115,8 +115,3 @@ def render_page(
             context["error"], status = str(e), 400
     html = _environment().get_template("search.html").render(**context)
     return HTMLResponse(html, status_code=status)
-
-
-def _place(hit: Hit) -> str:
-    name = Path(hit.source).name or hit.source
-    return f"{name}:{hit.line}" if hit.line is not None else name
