@@ -129,3 +129,65 @@ def test_query_process_never_imports_torch(tmp_path, tiny_model, monkeypatch) ->
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_the_token_embeddings_live_outside_the_graph(tmp_path, tiny_encoder, lines, precision):
+    """Format 2: the matrix is its own file (int8 with a scale a row for int8), mapped at
+    query time; the graph starts from token vectors and is a fraction of the export."""
+    from sisearch.onnx_encoder import EMBEDDING_SCALES_FILE, EMBEDDINGS_FILE, MODEL_FILE
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision=precision)
+    folder = index.path / "encoder"
+    config = json.loads((folder / "encoder.json").read_text())
+    assert config["format"] == 2
+    matrix = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")
+    vocabulary, dim = tiny_encoder.model[0].auto_model.get_input_embeddings().weight.shape
+    assert matrix.shape == (vocabulary, dim)
+    assert matrix.dtype == (np.int8 if precision == "int8" else np.float32)
+    assert (folder / EMBEDDING_SCALES_FILE).exists() == (precision == "int8")
+    import onnx
+
+    graph = onnx.load(str(folder / MODEL_FILE))
+    assert [i.name for i in graph.graph.input] == ["inputs_embeds", "attention_mask"]
+    assert all(vocabulary not in t.dims for t in graph.graph.initializer)
+    # The reference model got its own embedding matrix back after the export.
+    again = tiny_encoder.encode_documents(lines[:5])
+    np.testing.assert_allclose(again, index.encoder.encode_documents(lines[:5]), atol=0.05)
+
+
+def test_a_model_that_cannot_take_token_vectors_is_exported_whole(
+    tmp_path, tiny_encoder, lines, monkeypatch
+) -> None:
+    from sisearch import onnx_encoder
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("no inputs_embeds here")
+
+    monkeypatch.setattr(onnx_encoder, "_export_from_vectors", refuse)
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
+    assert json.loads((index.path / "encoder" / "encoder.json").read_text())["format"] == 1
+    assert not (index.path / "encoder" / onnx_encoder.EMBEDDINGS_FILE).exists()
+    np.testing.assert_allclose(
+        index.encoder.encode_documents(lines), tiny_encoder.encode_documents(lines), atol=1e-5
+    )
+
+
+def test_indexes_exported_whole_before_format_2_still_answer(tmp_path, tiny_encoder, lines):
+    """An index from before the token embeddings moved out of the graph (format 1, no
+    "format" key) is read as it is, without re-exporting."""
+    from sisearch import onnx_encoder
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="int8")
+    index.add(lines[:40])
+    index.close()
+    folder = tmp_path / "ix" / "encoder"
+    for name in list(folder.iterdir()):
+        name.unlink()
+    onnx_encoder._export_from_ids(tiny_encoder.model, folder, "int8")
+    config = json.loads((folder / "encoder.json").read_text())
+    del config["format"]
+    (folder / "encoder.json").write_text(json.dumps(config))
+    reopened = Index.open(tmp_path / "ix")
+    assert reopened.encoder.format == 1
+    assert reopened.search(lines[3], limit=1, mode="dense")[0].text == lines[3]
