@@ -263,7 +263,10 @@ class Index:
         with self._writing() as writer:
             reference = self._checked_reference(model)
             engine, spec = build_engine(
-                reference, self.path / ENCODER_FOLDER, self.manifest.encoder.precision
+                reference,
+                self.path / ENCODER_FOLDER,
+                self.manifest.encoder.precision,
+                refresh=True,
             )
             writer.check_encoder_kind(spec.engine, spec.note)
             self.manifest = self.state.update(lambda m: m.with_encoder(spec))

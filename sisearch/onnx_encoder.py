@@ -18,13 +18,14 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .encoder import TextEncoder
 from .errors import ModelLoadError
+from .export_cache import ExportCache, entry_key
 from .manifest import EncoderSpec
 from .text import normalize
 
@@ -320,6 +321,32 @@ MIN_MEAN_COSINE = 0.99
 MIN_COSINE = 0.98
 
 
+def _cached_engine(
+    cache: ExportCache, key: str, staging: Path, reference: Any
+) -> OnnxEncoder | None:
+    """The cached export of this model in `staging`, loaded; None if there is none (or it
+    no longer loads, and is dropped)."""
+    if not cache.fetch(key, staging):
+        shutil.rmtree(staging, ignore_errors=True)
+        return None
+    try:
+        return OnnxEncoder(
+            staging, reference.name, reference.query_prompt, reference.document_prompt
+        )
+    except ModelLoadError:
+        cache.discard(key)
+        shutil.rmtree(staging, ignore_errors=True)
+        return None
+
+
+def _agreement_on(fast: Any, reference: Any, texts: list[str]) -> tuple[float, float]:
+    return agreement(fast.encode_documents(texts), reference.encode_documents(texts))
+
+
+def _close_enough(mean: float, low: float) -> bool:
+    return mean >= MIN_MEAN_COSINE and low >= MIN_COSINE
+
+
 def agreement(fast: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     """Mean and minimum cosine between two sets of unit vectors, row by row."""
     cosines = (fast * reference).sum(axis=1)
@@ -327,22 +354,40 @@ def agreement(fast: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
 
 def build_engine(
-    reference: Any, folder: Path, precision: str, sample: Sequence[str] = ()
+    reference: Any,
+    folder: Path,
+    precision: str,
+    sample: Sequence[str] = (),
+    cache: ExportCache | Literal["default"] | None = "default",
+    refresh: bool = False,
 ) -> tuple[Any, EncoderSpec]:
     """The fastest engine that keeps quality: ONNX int8, else ONNX fp32, else PyTorch.
 
     `reference` is the PyTorch Encoder; int8 is kept only if its embeddings of
     `sample` (default: built-in sentences) have mean cosine >= 0.99 and minimum
     >= 0.98 to PyTorch fp32. Writes the export to `folder`, replacing what was there.
+    The export comes from the shared cache when this model was exported before (and
+    goes into it when not); `refresh` exports afresh and replaces the cached one.
     """
     texts = [normalize(t) for t in (sample or CHECK_SENTENCES)]
     staging = folder.with_name(folder.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
+    if cache == "default":
+        cache = ExportCache.default()
+    key = entry_key(reference.fingerprint(), precision, FORMAT) if cache else ""
     try:
-        export_onnx(reference.model, staging, precision)
-        fast = OnnxEncoder(
-            staging, reference.name, reference.query_prompt, reference.document_prompt
-        )
+        with cache.exporting(key) if cache else nullcontext():
+            fast = _cached_engine(cache, key, staging, reference) if cache and not refresh else None
+            if fast is None:
+                export_onnx(reference.model, staging, precision)
+                fast = OnnxEncoder(
+                    staging, reference.name, reference.query_prompt, reference.document_prompt
+                )
+                mean, low = _agreement_on(fast, reference, texts)
+                if cache and (precision == "fp32" or _close_enough(mean, low)):
+                    cache.store(key, staging)
+            else:
+                mean, low = _agreement_on(fast, reference, texts)
     except Exception as e:
         shutil.rmtree(staging, ignore_errors=True)
         cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -350,10 +395,9 @@ def build_engine(
         return reference, EncoderSpec(
             "torch", "fp32", tuple(map(float, reference.probe())), 1.0, note
         )
-    mean, low = agreement(fast.encode_documents(texts), reference.encode_documents(texts))
-    if precision == "int8" and (mean < MIN_MEAN_COSINE or low < MIN_COSINE):
+    if precision == "int8" and not _close_enough(mean, low):
         shutil.rmtree(staging, ignore_errors=True)
-        engine, spec = build_engine(reference, folder, "fp32", sample)
+        engine, spec = build_engine(reference, folder, "fp32", sample, cache, refresh)
         note = (
             f"int8 embeddings were too far from fp32 (mean cosine {mean:.4f}, minimum {low:.4f});"
             " using fp32"

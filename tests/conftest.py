@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ from click.testing import CliRunner
 
 from sisearch.cli import cli
 from sisearch.devmodel import build_encoder
+
+# Tests never share encoder exports through the user's cache (tests of the cache set their own).
+os.environ["SISEARCH_CACHE_DIR"] = "off"
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora" / "sinhala_passages.txt"
