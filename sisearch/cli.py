@@ -131,7 +131,8 @@ def cli() -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    help="Passages per encoder call (default: 8 with ONNX, 32 with PyTorch).",
+    help="Passages per encoder call at most (default with ONNX: as many as fit 256 tokens;"
+    " 32 with PyTorch).",
 )
 @click.option(
     "--index-type",

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sisearch import Index, ModelLoadError
 from sisearch.cli import cli
@@ -191,3 +193,33 @@ def test_indexes_exported_whole_before_format_2_still_answer(tmp_path, tiny_enco
     reopened = Index.open(tmp_path / "ix")
     assert reopened.encoder.format == 1
     assert reopened.search(lines[3], limit=1, mode="dense")[0].text == lines[3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 130), min_size=0, max_size=60),
+    budget=st.integers(1, 600),
+    most=st.one_of(st.none(), st.integers(1, 40)),
+)
+def test_token_batches_cover_every_text_once_within_the_budget(lengths, budget, most) -> None:
+    from sisearch.onnx_encoder import token_batches
+
+    batches = list(token_batches(lengths, budget, most))
+    assert [i for start, end in batches for i in range(start, end)] == list(range(len(lengths)))
+    for start, end in batches:
+        assert end > start
+        assert most is None or end - start <= most
+        assert end - start == 1 or max(lengths[start:end]) * (end - start) <= budget
+
+
+def test_token_budget_batching_returns_embeddings_in_input_order(tmp_path, tiny_encoder, lines):
+    # fp32: int8 quantizes activations per batch, so its vectors move a little with company.
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
+    shuffled = lines[::-1][:80] + ["කොළඹ", lines[0] * 3]
+    together = index.encoder.encode_documents(shuffled)
+    one_by_one = np.stack([index.encoder.encode_documents([t])[0] for t in shuffled])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-4)
+    for batch_size in (1, 3):
+        np.testing.assert_allclose(
+            index.encoder.encode_documents(shuffled, batch_size=batch_size), one_by_one, atol=1e-4
+        )
