@@ -584,6 +584,9 @@ class Index:
     def close(self) -> None:
         self._lock.release()
         self.store.close()
+        close_encoder = getattr(self._encoder, "close", None)
+        if close_encoder is not None:
+            close_encoder()
 
     def __enter__(self) -> Index:
         return self
