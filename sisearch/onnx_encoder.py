@@ -22,7 +22,7 @@ import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -66,7 +66,24 @@ def export_onnx(model: Any, out: Path, precision: str) -> None:
     except Exception:  # a model whose forward pass does not take token vectors
         for name in (MODEL_FILE, EMBEDDINGS_FILE, EMBEDDING_SCALES_FILE):
             (out / name).unlink(missing_ok=True)
+    finally:
+        release_memory()
     _export_from_ids(model, out, precision)
+    release_memory()
+
+
+def release_memory() -> None:
+    """Hand the memory the exporter and quantizer freed back to the system.
+
+    They free gigabytes in pieces the C allocator keeps for reuse; without this, the
+    process keeps the export's peak as its size for the rest of its life (2.8 GiB after
+    exporting the base-size model, 1.1 GiB after trimming)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _export_from_vectors(model: Any, out: Path, precision: str) -> None:
@@ -155,6 +172,7 @@ def _export_graph(
                 opset_version=17,
                 dynamo=False,
             )
+        release_memory()
         if precision == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -164,6 +182,7 @@ def _export_graph(
                 )
         else:
             shutil.move(fp32_file, out / MODEL_FILE)
+    release_memory()
     _save_optimized(out / MODEL_FILE)
 
 

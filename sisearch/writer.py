@@ -12,6 +12,7 @@ the manifest, upgrades the database schema and migrates old source spellings fir
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -240,6 +241,10 @@ class IndexWriter:
             )
             notes.append(spec.note)
         index.manifest = index.state.update(lambda m: m.with_encoder(spec))
+        if index._encoder is not index._reference:
+            # Checked: the PyTorch model (over a GiB for the base size) is not needed again.
+            index._reference = None
+            gc.collect()
 
     # Deleting
 
