@@ -1,13 +1,14 @@
 """The encoder exported to ONNX (fp32 or dynamically quantized int8) and run with ONNX Runtime.
 
-Why: on a 2-core CPU, plain PyTorch fp32 encodes about 30-50 passages/s with the
-XLM-R base architecture; an index encoding with ONNX Runtime indexed 5.25x as fast
-with int8 weights and 2.25x as fast in fp32, end to end (bench/RESULTS.md), and a query
-needs only onnxruntime and the `tokenizers` library, not torch or sentence-transformers
-(seconds of imports).
+Why: on a 2-core CPU, plain PyTorch fp32 encodes about 16-55 passages/s with the
+XLM-R base architecture; an index encoding with ONNX Runtime indexed 5.65x as fast
+with int8 weights on short passages (5.95x on medium ones) and 2.26x as fast in fp32,
+end to end (bench/RESULTS.md), and a query needs only onnxruntime and the `tokenizers`
+library, not torch or sentence-transformers (seconds of imports).
 
-The export lives in the index folder (`encoder/`), with the tokenizer, so an index
-answers queries even where the original model folder is gone.
+The export lives in the index folder (`encoder/`, hard links into the shared export
+cache where possible), with the tokenizer, so an index answers queries even where the
+original model folder is gone.
 """
 
 from __future__ import annotations
@@ -508,8 +509,10 @@ def build_engine(
                     cache.store(key, staging)
             else:
                 mean, low = _agreement_on(fast, reference, texts)
-    except Exception as e:
+    except BaseException as e:
         shutil.rmtree(staging, ignore_errors=True)
+        if not isinstance(e, Exception):  # Ctrl-C: nothing half-exported is left behind
+            raise
         cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         note = f"ONNX export failed ({cause}); encoding with PyTorch fp32"
         return reference, EncoderSpec(

@@ -142,3 +142,25 @@ def test_two_processes_creating_indexes_of_one_model_export_it_once(tmp_path, ti
     for name in ("a", "b"):
         manifest = json.loads((tmp_path / name / "manifest.json").read_text())
         assert manifest["encoder"]["engine"] == "onnx"
+
+
+def test_ctrl_c_during_the_export_leaves_nothing_behind(tmp_path, tiny_encoder, cache, monkeypatch):
+    def interrupted(model, out, precision):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "model.onnx").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_encoder, "export_onnx", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    assert not (tmp_path / "ix").exists()
+    assert not any(p.is_dir() for p in (cache / ENCODERS).glob("*"))
+
+
+def test_a_failed_export_in_an_existing_folder_keeps_the_folder(tmp_path, tiny_encoder, cache):
+    (tmp_path / "ix").mkdir()
+    (tmp_path / "ix" / "notes.txt").write_text("mine")
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    assert (tmp_path / "ix" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "ix" / "encoder.new").exists()
+    assert index.manifest.encoder.engine == "onnx"
