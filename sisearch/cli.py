@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -113,7 +114,7 @@ def cli() -> None:
 
 
 @cli.command("index")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @index_options
 @click.option(
     "--model",
@@ -196,6 +197,14 @@ def cli() -> None:
     multiple=True,
     help="In folders, skip files matching this pattern (e.g. 'drafts/*'); repeatable.",
 )
+@click.option(
+    "--embeddings",
+    "embeddings",
+    type=click.Path(exists=True, path_type=Path),
+    help="Import passages with their embeddings from Parquet (a `sisearch export` file or a"
+    " folder of `sisearch encode` shards) instead of reading corpus files: nothing is"
+    " encoded. A missing index is created with the shards' model.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def index_command(
     paths: tuple[str, ...],
@@ -214,6 +223,7 @@ def index_command(
     legacy_font: str | None,
     globs: tuple[str, ...],
     excludes: tuple[str, ...],
+    embeddings: Path | None,
     quiet: bool,
 ) -> None:
     """Add corpus files and folders to an index, creating it if needed.
@@ -232,6 +242,13 @@ def index_command(
       cat news.jsonl | sisearch index - --index news
       sisearch index news.txt --index news --sync
     """
+    if embeddings is not None:
+        if paths:
+            raise click.UsageError("give corpus PATHs or --embeddings, not both")
+        _import_embeddings(embeddings, index_location(index_dir, index_name), model, quiet)
+        return
+    if not paths:
+        raise click.UsageError("give at least one corpus PATH (or --embeddings)")
     if paths.count(STDIN) > 1:
         raise click.UsageError("stdin (-) can be read only once")
     options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
@@ -683,6 +700,67 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
         str(int(scores["pairs"])), f"{scores['pearson']:.4f}", f"{scores['spearman']:.4f}"
     )
     _console().print(table)
+
+
+def _import_embeddings(path: Path, location: Path, model: str | None, quiet: bool) -> None:
+    """`index --embeddings`: create the index from the shards' model if needed, then import."""
+    from .portable import parquet_files, read_info
+
+    info = read_info(parquet_files(path), path if path.is_dir() else None)
+    created = not Index.exists(location)
+    if created:
+        recorded = json.loads(info["sisearch.model"])
+        precision = info["sisearch.engine"].split("/")[-1]
+        chosen = model or recorded["name"]
+        with _status(f"Loading model {chosen} and preparing its encoder", quiet):
+            index = Index.create(
+                location,
+                model=chosen,
+                precision=precision if precision in PRECISIONS else "int8",
+                query_prompt=recorded["query_prompt"],
+                document_prompt=recorded["document_prompt"],
+            )
+    else:
+        index = Index.open(location, model=model)
+    started = time.perf_counter()
+    try:
+        with index, _progress(str(path), None, quiet) as advance:
+            result = index.import_embeddings(path, progress=advance)
+    except SisearchError:
+        if created:
+            shutil.rmtree(location, ignore_errors=True)
+        raise
+    if not quiet:
+        seconds = time.perf_counter() - started
+        click.echo(
+            f"{path}: {result.passages} passages, {result.documents_added} added,"
+            f" {result.documents_skipped} already indexed or repeated; {result.imported}"
+            f" embeddings imported, {result.chunks_encoded} chunks encoded, in {seconds:.1f} s"
+        )
+
+
+@cli.command("export")
+@index_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Parquet file to write (replaced if it exists).",
+)
+def export_command(index_name: str, index_dir: Path, out: Path) -> None:
+    """Write the index's passages, chunks, metadata and embeddings to one Parquet file.
+
+    One row per chunk (see the README for the schema), for moving to a vector database or
+    into another index: `sisearch index --embeddings FILE` imports it without encoding.
+    Needs pyarrow: pip install -e ".[parquet]".
+
+    \b
+      sisearch export --index news --out news.parquet
+    """
+    with Index.open(index_location(index_dir, index_name)) as index:
+        rows = index.export_parquet(out)
+        documents = index.store.document_count()
+    click.echo(f"{out}: {rows} chunks of {documents} documents")
 
 
 @cli.command("delete")

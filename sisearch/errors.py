@@ -43,6 +43,10 @@ class IndexReadOnly(SisearchError):
     """The index's folder cannot be written here (a read-only share); it can still be searched."""
 
 
+class MissingExtra(SisearchError):
+    """An optional dependency (Ray, pyarrow) is not installed; the message says how to get it."""
+
+
 class ModelLoadError(SisearchError):
     """The encoder could not be loaded."""
 

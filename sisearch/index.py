@@ -350,6 +350,39 @@ class Index:
         with self._writing() as writer:
             return writer.sync(items, source, batch_size, progress, gone)
 
+    def import_embeddings(
+        self, path: str | Path, *, progress: ProgressCallback | None = None
+    ) -> AddResult:
+        """Add the passages of Parquet files (`sisearch export` or `sisearch encode` shards)
+        with their embeddings, encoding nothing.
+
+        The same rules as `add` apply (normalization, dedupe, chunking: a chunk whose text
+        the index would cut differently is encoded instead, and counted in
+        `chunks_encoded`); groups are committed as they go, so an interrupted import run
+        again adds every passage once. Raises CorpusError for rows made under another
+        model, engine, precision or normalization, MissingExtra without pyarrow.
+        """
+        from .portable import check_compatible, iter_shard_documents, parquet_files, read_info
+
+        path = Path(path)
+        files = parquet_files(path)
+        info = read_info(files, path if path.is_dir() else None)
+        check_compatible(info, self, str(path))
+        vectors: dict[str, np.ndarray] = {}
+        with self._writing() as writer:
+            writer.given_vectors = vectors
+            result = writer.add(iter_shard_documents(files, vectors), None, progress)
+            result.imported = writer.imported
+        return result
+
+    def export_parquet(self, out: str | Path) -> int:
+        """Write every chunk with its document and embedding to one Parquet file (see
+        `sisearch.portable` for the schema); returns the rows written."""
+        from .portable import export_parquet, require_pyarrow
+
+        require_pyarrow()
+        return export_parquet(self, Path(out))
+
     def delete(self, doc_ids: Iterable[int] = (), *, source: str | None = None) -> int:
         """Delete documents by id and/or every document from `source` (a file in any
         spelling: relative, absolute, through a link); returns how many.

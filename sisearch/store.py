@@ -429,6 +429,22 @@ class DocumentStore:
                 yield doc_id, text, source, line, json.loads(metadata)
             last = rows[-1][0]
 
+    def iter_chunk_rows(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Every chunk with its document, in document then chunk order: (doc id, document
+        text, source, line, metadata JSON, document hash, position, start, end, chunk hash,
+        float32 embedding)."""
+        last = (-1, -1)
+        while rows := self.db.execute(
+            "SELECT d.id, d.text, d.source, d.line, d.metadata, d.content_hash, c.position,"
+            " c.start, c.end, c.content_hash, c.embedding, c.id FROM chunks c JOIN documents d"
+            " ON d.id = c.doc_id WHERE (c.doc_id, c.position) > (?, ?)"
+            " ORDER BY c.doc_id, c.position LIMIT ?",
+            [*last, batch],
+        ).fetchall():
+            for row in rows:
+                yield (*row[:10], self._vector(row[10]))
+            last = (rows[-1][0], rows[-1][6])
+
     def replace_documents(self, changes: Sequence[tuple[int, NewDocument]]) -> None:
         """Give documents new text (same id, source, line and metadata) with new chunks, in
         one transaction. Bumps the generation."""

@@ -52,6 +52,7 @@ class AddResult:
     chunks_added: int = 0
     chunks_encoded: int = 0
     repaired: int = 0
+    imported: int = 0  # chunks whose embeddings came with them (an import), not encoded
     documents_removed: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -78,6 +79,9 @@ class IndexWriter:
         # None once a write is so large that rescanning is cheaper than keeping them.
         self.texts_added: list[str] | None = []
         self.texts_removed: list[str] | None = []
+        # Embeddings given with the passages (an import), by chunk hash; used, not encoded.
+        self.given_vectors: dict[str, np.ndarray] | None = None
+        self.imported = 0
 
     # Adding
 
@@ -202,6 +206,11 @@ class IndexWriter:
         for document, chunk in chunks:
             if chunk.content_hash not in vectors:
                 missing.setdefault(chunk.content_hash, document.text[chunk.start : chunk.end])
+        if missing and self.given_vectors is not None:  # an import: vectors come with the rows
+            given = {h: self.given_vectors.pop(h) for h in missing if h in self.given_vectors}
+            vectors.update(given)
+            self.imported += len(given)
+            missing = {h: t for h, t in missing.items() if h not in given}
         if missing and self._first_int8_encoding():
             self._check_int8_on(list(missing.values())[:SAMPLE_CHECK], notes)
         if missing:

@@ -168,7 +168,7 @@ def test_rebuild(indexed, run, tmp_path: Path) -> None:
         (("query",), "give either a query TEXT or --queries FILE"),
         (("query", "a", "--queries", "-"), "give either a query TEXT or --queries FILE"),
         (("index", "-", "-"), "stdin (-) can be read only once"),
-        (("index",), "Missing argument"),
+        (("index",), "give at least one corpus PATH (or --embeddings)"),
     ],
 )
 def test_usage_errors_exit_2(run, args, message) -> None:
