@@ -739,6 +739,86 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
         )
 
 
+@cli.command("encode")
+@click.argument("paths", nargs=-1, required=True)
+@index_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the Parquet shards (new or empty).",
+)
+@click.option(
+    "--ray",
+    "address",
+    default="local",
+    show_default=True,
+    help="local: start Ray here; auto: join the running cluster; or a cluster address"
+    " (ray://head:10001).",
+)
+@click.option(
+    "--actors",
+    type=click.IntRange(min=1),
+    help="Encoder actors (default: one per 2 CPUs here, one per CPU on a cluster).",
+)
+@click.option("--text-field", default="text", show_default=True, help="As for index.")
+@click.option(
+    "--split", type=click.Choice(SPLITS), default="line", show_default=True, help="As for index."
+)
+@click.option("--legacy-font", type=click.Choice(LEGACY_FONTS), default=None, help="As for index.")
+@click.option("--glob", "globs", multiple=True, help="As for index.")
+@click.option("--exclude", "excludes", multiple=True, help="As for index.")
+def encode_command(
+    paths: tuple[str, ...],
+    index_name: str,
+    index_dir: Path,
+    out: Path,
+    address: str,
+    actors: int | None,
+    text_field: str,
+    split: str,
+    legacy_font: str | None,
+    globs: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
+    """Encode corpus files on Ray into Parquet shards for an existing index.
+
+    Each Ray actor loads the index's ONNX encoder once; normalization and chunking are
+    the index's own, so `sisearch index --embeddings OUT` then adds the passages without
+    encoding, as if indexed directly. Needs the ray extra: pip install -e ".[ray]".
+
+    \b
+      sisearch encode big-corpus/ --index news --ray auto --out shards/
+      sisearch index --embeddings shards/ --index news
+    """
+    from .distributed import encode_on_ray, require_ray
+    from .portable import shard_info
+
+    require_ray()
+    location = index_location(index_dir, index_name)
+    with Index.open(location) as index:
+        if index.manifest.encoder.engine != "onnx":
+            raise click.UsageError(f"{location} encodes with PyTorch; encode needs its ONNX export")
+        info = shard_info(index)
+    options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
+    report = ReadReport()
+    documents = [d for path in paths for d in read_path(path, options, report)]
+    for failure in report.failed:
+        click.echo(f"Skipped {failure}", err=True)
+    started = time.perf_counter()
+    try:
+        summary = encode_on_ray(documents, location, out, info, address, actors)
+    except FileExistsError as e:
+        raise click.UsageError(str(e)) from None
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"{out}: {summary.passages} passages, {summary.chunks} chunks encoded by"
+        f" {summary.actors} Ray actors in {seconds:.1f} s ({summary.passages / seconds:.1f}/s),"
+        f" {summary.files} shards. Import with: sisearch index --embeddings {out}"
+        f" --index {index_name}"
+    )
+
+
 @cli.command("export")
 @index_options
 @click.option(

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, re
 from .vectors import IVF, RETRAIN_GROWTH, choose_kind
 
 if TYPE_CHECKING:
+    from .encoder import TextEncoder
     from .index import Index
 
 GROUP_SIZE = 256
@@ -66,6 +67,17 @@ class NormalizeResult:
     merged: int = 0
     chunks_encoded: int = 0
     version: str = NORMALIZATION_VERSION
+
+
+def chunk_texts(encoder: TextEncoder, texts: list[str]) -> list[list[Any]]:
+    """The chunk spans of each normalized passage, as every write cuts them (and as
+    `sisearch encode` workers cut them, so their shards import as indexed passages)."""
+    max_tokens = encoder.max_passage_tokens
+    offsets = encoder.token_offsets(texts)
+    return [
+        chunk_spans(text, token_offsets, max_tokens, max_tokens // 8)
+        for text, token_offsets in zip(texts, offsets, strict=True)
+    ]
 
 
 class IndexWriter:
@@ -188,14 +200,11 @@ class IndexWriter:
         return ids, embeddings
 
     def _chunk(self, documents: list[NewDocument]) -> None:
-        encoder = self.index.encoder
-        max_tokens = encoder.max_passage_tokens
-        offsets = encoder.token_offsets([d.text for d in documents])
-        for document, token_offsets in zip(documents, offsets):
-            spans = chunk_spans(document.text, token_offsets, max_tokens, max_tokens // 8)
+        spans = chunk_texts(self.index.encoder, [d.text for d in documents])
+        for document, document_spans in zip(documents, spans, strict=True):
             document.chunks = [
                 NewChunk(s.start, s.end, content_hash(document.text[s.start : s.end]))
-                for s in spans
+                for s in document_spans
             ]
 
     def _embed(self, documents: list[NewDocument], batch_size: int | None, notes: list[str]) -> int:
