@@ -7,6 +7,7 @@ SISEARCH_DEBUG is set.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -102,6 +103,65 @@ def index_dir_option(command: F) -> F:
     )(command)
 
 
+def reading_options(command: F) -> F:
+    """How corpus paths are read (--text-field, --split, --legacy-font, --glob, --exclude),
+    shared by index and encode; the command gets them as one `options: ReadOptions`."""
+
+    @functools.wraps(command)
+    def with_options(
+        *args: Any,
+        text_field: str,
+        split: str,
+        legacy_font: str | None,
+        globs: tuple[str, ...],
+        excludes: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
+        return command(*args, options=options, **kwargs)
+
+    decorators = (
+        click.option(
+            "--text-field",
+            default="text",
+            show_default=True,
+            help="Field holding the passage in .jsonl/.csv/.tsv files.",
+        ),
+        click.option(
+            "--split",
+            type=click.Choice(SPLITS),
+            default="line",
+            show_default=True,
+            help="How .txt files become passages: a non-blank line each, or blank-line-separated"
+            " paragraphs (lines joined).",
+        ),
+        click.option(
+            "--legacy-font",
+            type=click.Choice(LEGACY_FONTS),
+            default=None,
+            help="The plain-text files (.txt .md .jsonl .csv .tsv) are typed for this FM legacy"
+            " font: convert them to Unicode Sinhala (passages already in Unicode are kept as they"
+            " are). Word runs set in an FM font are converted without it.",
+        ),
+        click.option(
+            "--glob",
+            "globs",
+            multiple=True,
+            help="In folders, read only files matching this pattern (e.g. '*.pdf', 'news/*');"
+            " repeatable.",
+        ),
+        click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            help="In folders, skip files matching this pattern (e.g. 'drafts/*'); repeatable.",
+        ),
+    )
+    for decorator in reversed(decorators):
+        with_options = decorator(with_options)
+    return with_options  # type: ignore[return-value]
+
+
 @click.group(cls=SisearchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sisearch")
 def cli() -> None:
@@ -122,12 +182,6 @@ def cli() -> None:
     help="Hub id or local folder of a SentenceTransformer; used when creating the index"
     " (default $SISEARCH_MODEL, else " + DEFAULT_MODEL + "). For an existing index it must"
     " be the index's model.",
-)
-@click.option(
-    "--text-field",
-    default="text",
-    show_default=True,
-    help="Field holding the passage in .jsonl/.csv/.tsv files.",
 )
 @click.option(
     "--batch-size",
@@ -170,34 +224,6 @@ def cli() -> None:
     " stays within cosine 0.99 of fp32) or fp32 (2.26x as fast, exact).",
 )
 @click.option(
-    "--split",
-    type=click.Choice(SPLITS),
-    default="line",
-    show_default=True,
-    help="How .txt files become passages: a non-blank line each, or blank-line-separated"
-    " paragraphs (lines joined).",
-)
-@click.option(
-    "--legacy-font",
-    type=click.Choice(LEGACY_FONTS),
-    default=None,
-    help="The plain-text files (.txt .md .jsonl .csv .tsv) are typed for this FM legacy font:"
-    " convert them to Unicode Sinhala (passages already in Unicode are kept as they are)."
-    " Word runs set in an FM font are converted without it.",
-)
-@click.option(
-    "--glob",
-    "globs",
-    multiple=True,
-    help="In folders, read only files matching this pattern (e.g. '*.pdf', 'news/*'); repeatable.",
-)
-@click.option(
-    "--exclude",
-    "excludes",
-    multiple=True,
-    help="In folders, skip files matching this pattern (e.g. 'drafts/*'); repeatable.",
-)
-@click.option(
     "--embeddings",
     "embeddings",
     type=click.Path(exists=True, path_type=Path),
@@ -206,12 +232,12 @@ def cli() -> None:
     " encoded. A missing index is created with the shards' model.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@reading_options
 def index_command(
     paths: tuple[str, ...],
     index_name: str,
     index_dir: Path,
     model: str | None,
-    text_field: str,
     batch_size: int | None,
     precision: str | None,
     index_type: str | None,
@@ -219,12 +245,9 @@ def index_command(
     query_prompt: str | None,
     document_prompt: str | None,
     sync: bool,
-    split: str,
-    legacy_font: str | None,
-    globs: tuple[str, ...],
-    excludes: tuple[str, ...],
     embeddings: Path | None,
     quiet: bool,
+    options: ReadOptions,
 ) -> None:
     """Add corpus files and folders to an index, creating it if needed.
 
@@ -251,7 +274,6 @@ def index_command(
         raise click.UsageError("give at least one corpus PATH (or --embeddings)")
     if paths.count(STDIN) > 1:
         raise click.UsageError("stdin (-) can be read only once")
-    options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
     # Every path is read ahead (encoding, format, emptiness) before anything is created;
     # folders and parsed documents keep their reader, text files are read again.
     reports = {path: ReadReport() for path in paths}
@@ -302,7 +324,7 @@ def index_command(
                 report = reports[path] = ReadReport()
                 documents = read_path(path, options, report)
             started = time.perf_counter()
-            with _progress(path, _count_lines(path, split), quiet) as advance:
+            with _progress(path, _count_lines(path, options.split), quiet) as advance:
                 if sync:
                     folder = Path(path).is_dir()
                     result = index.sync(
@@ -761,13 +783,7 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
     type=click.IntRange(min=1),
     help="Encoder actors (default: one per 2 CPUs here, one per CPU on a cluster).",
 )
-@click.option("--text-field", default="text", show_default=True, help="As for index.")
-@click.option(
-    "--split", type=click.Choice(SPLITS), default="line", show_default=True, help="As for index."
-)
-@click.option("--legacy-font", type=click.Choice(LEGACY_FONTS), default=None, help="As for index.")
-@click.option("--glob", "globs", multiple=True, help="As for index.")
-@click.option("--exclude", "excludes", multiple=True, help="As for index.")
+@reading_options
 def encode_command(
     paths: tuple[str, ...],
     index_name: str,
@@ -775,11 +791,7 @@ def encode_command(
     out: Path,
     address: str,
     actors: int | None,
-    text_field: str,
-    split: str,
-    legacy_font: str | None,
-    globs: tuple[str, ...],
-    excludes: tuple[str, ...],
+    options: ReadOptions,
 ) -> None:
     """Encode corpus files on Ray into Parquet shards for an existing index.
 
@@ -800,7 +812,6 @@ def encode_command(
         if index.manifest.encoder.engine != "onnx":
             raise click.UsageError(f"{location} encodes with PyTorch; encode needs its ONNX export")
         info = shard_info(index)
-    options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
     report = ReadReport()
     documents = [d for path in paths for d in read_path(path, options, report)]
     for failure in report.failed:

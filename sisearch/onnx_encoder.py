@@ -90,38 +90,33 @@ def release_memory() -> None:
 def _export_from_vectors(model: Any, out: Path, precision: str) -> None:
     import torch
 
-    class Embed(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, inputs_embeds: Any, attention_mask: Any) -> Any:
-            features = {"inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
-            return self.inner(features)["sentence_embedding"]
-
     embeddings = model[0].auto_model.get_input_embeddings()
     weight = embeddings.weight
     _save_embeddings(weight.detach().to("cpu", torch.float32).numpy(), out, precision)
     dim = int(weight.shape[1])
     sample = (torch.randn(2, 7, dim), torch.ones(2, 7, dtype=torch.int64))
-    device = model.device
     # The graph never reads the matrix: a one-row stand-in keeps it out of the export.
     embeddings.weight = torch.nn.Parameter(torch.zeros(1, dim), requires_grad=False)
     try:
-        _export_graph(
-            Embed(model.to("cpu").eval()),
-            sample,
-            ["inputs_embeds", "attention_mask"],
-            out,
-            precision,
-        )
+        _export_graph(model, "inputs_embeds", sample, out, precision)
     finally:
         embeddings.weight = weight
-        model.to(device)
     _save_config(model, out, precision, FORMAT)
 
 
 def _export_from_ids(model: Any, out: Path, precision: str) -> None:
+    sample = model.tokenizer(["ශ්‍රී ලංකාව", "කොළඹ නගරය සහ වරාය"], padding=True, return_tensors="pt")
+    _export_graph(
+        model, "input_ids", (sample["input_ids"], sample["attention_mask"]), out, precision
+    )
+    _save_config(model, out, precision, 1)
+
+
+def _export_graph(
+    model: Any, first_input: str, sample: tuple[Any, Any], out: Path, precision: str
+) -> None:
+    """Trace the model's forward pass from (`first_input`, attention_mask) to its sentence
+    embedding into ONNX in `out` (fp32, or quantized to int8 from a scratch fp32 file)."""
     import torch
 
     class Embed(torch.nn.Module):
@@ -129,50 +124,34 @@ def _export_from_ids(model: Any, out: Path, precision: str) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            features = {"input_ids": input_ids, "attention_mask": attention_mask}
+        def forward(self, first: Any, attention_mask: Any) -> Any:
+            features = {first_input: first, "attention_mask": attention_mask}
             return self.inner(features)["sentence_embedding"]
 
-    tokenizer = model.tokenizer
-    sample = tokenizer(["ශ්‍රී ලංකාව", "කොළඹ නගරය සහ වරාය"], padding=True, return_tensors="pt")
+    inputs = [first_input, "attention_mask"]
     device = model.device
-    try:
-        _export_graph(
-            Embed(model.to("cpu").eval()),
-            (sample["input_ids"], sample["attention_mask"]),
-            ["input_ids", "attention_mask"],
-            out,
-            precision,
-        )
-    finally:
-        model.to(device)
-    _save_config(model, out, precision, 1)
-
-
-def _export_graph(
-    module: Any, sample: tuple[Any, Any], inputs: list[str], out: Path, precision: str
-) -> None:
-    """Trace `module` to ONNX in `out` (fp32, or quantized to int8 from a scratch fp32 file)."""
-    import torch
-
+    module = Embed(model.to("cpu").eval())
     with tempfile.TemporaryDirectory(dir=out) as scratch:
         fp32_file = Path(scratch) / MODEL_FILE
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer notes about constants; checked numerically
-            torch.onnx.export(
-                module,
-                sample,
-                str(fp32_file),
-                input_names=inputs,
-                output_names=["embedding"],
-                dynamic_axes={
-                    inputs[0]: {0: "batch", 1: "tokens"},
-                    inputs[1]: {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer notes on constants; checked numerically
+                torch.onnx.export(
+                    module,
+                    sample,
+                    str(fp32_file),
+                    input_names=inputs,
+                    output_names=["embedding"],
+                    dynamic_axes={
+                        inputs[0]: {0: "batch", 1: "tokens"},
+                        inputs[1]: {0: "batch", 1: "tokens"},
+                        "embedding": {0: "batch"},
+                    },
+                    opset_version=17,
+                    dynamo=False,
+                )
+        finally:
+            model.to(device)
         release_memory()
         if precision == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic

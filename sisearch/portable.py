@@ -84,13 +84,13 @@ def rows_table(rows: list[dict[str, Any]], dim: int, info: dict[str, str] | None
     import numpy as np
 
     pa = require_pyarrow()
-    columns = {
-        name: [row[name] for row in rows] for name in schema(dim).names if name != "embedding"
-    }
+    layout = schema(dim, info)
+    arrays = [
+        pa.array([row[f.name] for row in rows], f.type) for f in layout if f.name != "embedding"
+    ]
     vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32).reshape(-1)
     embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors, pa.float32()), dim)
-    arrays = [pa.array(columns[f.name], f.type) for f in schema(dim) if f.name != "embedding"]
-    return pa.Table.from_arrays([*arrays, embedding], schema=schema(dim, info))
+    return pa.Table.from_arrays([*arrays, embedding], schema=layout)
 
 
 def export_parquet(index: Index, out: Path) -> int:

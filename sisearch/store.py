@@ -436,7 +436,7 @@ class DocumentStore:
         last = (-1, -1)
         while rows := self.db.execute(
             "SELECT d.id, d.text, d.source, d.line, d.metadata, d.content_hash, c.position,"
-            " c.start, c.end, c.content_hash, c.embedding, c.id FROM chunks c JOIN documents d"
+            " c.start, c.end, c.content_hash, c.embedding FROM chunks c JOIN documents d"
             " ON d.id = c.doc_id WHERE (c.doc_id, c.position) > (?, ?)"
             " ORDER BY c.doc_id, c.position LIMIT ?",
             [*last, batch],

@@ -62,7 +62,6 @@ class ReadReport:
     empty: list[str] = field(default_factory=list)
     legacy_passages: int = 0
     pdf_words_repaired: int = 0
-    pdf_pages: int = 0
 
 
 def read_path(
@@ -119,9 +118,7 @@ def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iter
         raise CorpusError(f"{folder}: no file sisearch reads in this folder (it reads {known})")
     for file in walk.files:
         label = str(file)
-        try:
-            if reader_of(file) not in DOCUMENT_READERS:
-                check_corpus_file(file)
+        try:  # every reader checks its file whole before its first passage
             documents = read_file(file, options, report)
             first = next(documents, None)
         except (CorpusError, OSError) as e:
@@ -168,15 +165,12 @@ def _html(path: Path, label: str, source: str, report: ReadReport) -> Iterator[D
 def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
     from .pdf import read_pdf
 
-    pages = 0
     for position, paragraph in enumerate(read_pdf(path, label), start=1):
-        pages = max(pages, paragraph.page)
         report.pdf_words_repaired += paragraph.repaired_words
         metadata: dict[str, Any] = {"page": paragraph.page}
         if paragraph.repaired_words:
             metadata["repaired_words"] = paragraph.repaired_words
         yield Document(paragraph.text, source, position, metadata)
-    report.pdf_pages += pages
 
 
 def _docx(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
