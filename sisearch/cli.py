@@ -34,7 +34,7 @@ from .index import MODES, AddResult, Hit, Index
 from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
 from .names import index_location, is_index_name, validate_index_name
-from .onnx_encoder import PRECISIONS
+from .onnx_encoder import ENGINES, PRECISIONS
 from .romanized import MODES as ROMANIZED_MODES
 from .vectors import KINDS
 
@@ -224,6 +224,14 @@ def cli() -> None:
     " stays within cosine 0.99 of fp32) or fp32 (2.26x as fast, exact).",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=None,
+    help="Encoder engine when creating the index: onnx (default; ONNX Runtime on the CPU) or"
+    " torch (PyTorch fp32 on the GPU when there is one, or $SISEARCH_DEVICE; what `sisearch"
+    " encode --gpus-per-actor` needs).",
+)
+@click.option(
     "--embeddings",
     "embeddings",
     type=click.Path(exists=True, path_type=Path),
@@ -240,6 +248,7 @@ def index_command(
     model: str | None,
     batch_size: int | None,
     precision: str | None,
+    engine: str | None,
     index_type: str | None,
     compress: bool,
     query_prompt: str | None,
@@ -287,13 +296,18 @@ def index_command(
     location = index_location(index_dir, index_name)
     if Index.exists(location):
         index = Index.open(location, model=model)
-        recorded = index.manifest.encoder.precision
-        if precision and precision != recorded:
-            index.close()
-            raise click.UsageError(
-                f"--precision {precision}: the index at {location} encodes in {recorded};"
-                " the precision is chosen when an index is created"
-            )
+        spec = index.manifest.encoder
+        for option, given, recorded in (
+            ("--precision", precision, spec.precision),
+            ("--engine", engine, spec.engine),
+        ):
+            if given and given != recorded:
+                index.close()
+                raise click.UsageError(
+                    f"{option} {given}: the index at {location} encodes with {spec.engine}"
+                    f" {spec.precision}; the engine and precision are chosen when an index is"
+                    " created"
+                )
         if index_type or compress or query_prompt is not None or document_prompt is not None:
             index.close()
             raise click.UsageError(
@@ -307,7 +321,8 @@ def index_command(
             index = Index.create(
                 location,
                 model=chosen,
-                precision=precision or "int8",
+                precision=precision,
+                engine=engine or "onnx",
                 index_type=index_type or "auto",
                 compress=compress,
                 query_prompt=query_prompt,
@@ -732,13 +747,14 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
     created = not Index.exists(location)
     if created:
         recorded = json.loads(info["sisearch.model"])
-        precision = info["sisearch.engine"].split("/")[-1]
+        engine, _, precision = info["sisearch.engine"].partition("/")
         chosen = model or recorded["name"]
         with _status(f"Loading model {chosen} and preparing its encoder", quiet):
             index = Index.create(
                 location,
                 model=chosen,
-                precision=precision if precision in PRECISIONS else "int8",
+                precision=precision if precision in PRECISIONS else None,
+                engine=engine if engine in ENGINES else "onnx",
                 query_prompt=recorded["query_prompt"],
                 document_prompt=recorded["document_prompt"],
             )

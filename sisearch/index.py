@@ -26,7 +26,7 @@ from .filters import Filter, as_filter
 from .lexical import fts_query
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
-from .onnx_encoder import PRECISIONS, OnnxEncoder, build_engine
+from .onnx_encoder import ENGINES, PRECISIONS, OnnxEncoder, build_engine
 from .romanized import MODES as ROMANIZED_MODES
 from .romanized import Transliteration, Vocabulary, has_latin, transliterate
 from .search import DenseSearch, best_chunk_cosines, hybrid_candidates, rank_for_mode
@@ -120,7 +120,8 @@ class Index:
         path: str | Path,
         model: str = DEFAULT_MODEL,
         *,
-        precision: str = "int8",
+        precision: str | None = None,
+        engine: str = "onnx",
         index_type: str = AUTO,
         compress: bool = False,
         query_prompt: str | None = None,
@@ -136,15 +137,21 @@ class Index:
         its embeddings stay within cosine 0.99 of fp32, else fp32 is used, and an
         export that fails leaves PyTorch. The choice is recorded and used for every
         query. Raises IndexExists if an index is already there, ModelLoadError if the
-        model cannot be loaded. index_type: "auto" (exact search below 50,000 chunks, IVF
-        above), "flat", "ivf" or "hnsw"; compress stores IVF vectors in 8 bits.
+        model cannot be loaded. engine "torch" skips the export: PyTorch fp32 on the
+        device sentence-transformers picks ($SISEARCH_DEVICE overrides), for GPU machines
+        and `sisearch encode` on GPU workers. index_type: "auto" (exact search below 50,000
+        chunks, IVF above), "flat", "ivf" or "hnsw"; compress stores IVF vectors in 8 bits.
         query_prompt / document_prompt: text put before every query / passage (e5's
         "query: " and "passage: "); None takes the model's own named prompts. They are
         part of the recorded fingerprint and applied automatically at query time.
         """
         path = Path(path)
-        if precision not in PRECISIONS:
-            raise InvalidQuery(f"precision must be one of {', '.join(PRECISIONS)}")
+        if engine not in ENGINES:
+            raise InvalidQuery(f"engine must be one of {', '.join(ENGINES)}")
+        precision = precision or ("int8" if engine == "onnx" else "fp32")
+        if precision not in PRECISIONS or (engine == "torch" and precision != "fp32"):
+            allowed = ", ".join(PRECISIONS) if engine == "onnx" else "fp32"
+            raise InvalidQuery(f"the {engine} engine's precision must be one of {allowed}")
         choose_kind(index_type, 0)  # validates the name
         if (path / MANIFEST_FILE).exists():
             raise IndexExists(f"An index already exists at {path}")
@@ -154,7 +161,7 @@ class Index:
         path.mkdir(parents=True, exist_ok=True)
         try:
             manifest, engine = cls._create_in(
-                path, reference, fingerprint, precision, index_type, compress
+                path, reference, fingerprint, precision, engine, index_type, compress
             )
         except BaseException:  # an export failed hard or Ctrl-C: no half-made index stays
             if made:
@@ -170,6 +177,7 @@ class Index:
         reference: Encoder,
         fingerprint: ModelFingerprint,
         precision: str,
+        engine: str,
         index_type: str,
         compress: bool,
     ) -> tuple[Manifest, Any]:
@@ -177,7 +185,11 @@ class Index:
         with lock:
             if (path / MANIFEST_FILE).exists():
                 raise IndexExists(f"An index already exists at {path}")
-            engine, spec = build_engine(reference, path / ENCODER_FOLDER, precision)
+            if engine == "torch":
+                encoder: Any = reference
+                spec = EncoderSpec("torch", "fp32", fingerprint.probe, 1.0, "chosen at creation")
+            else:
+                encoder, spec = build_engine(reference, path / ENCODER_FOLDER, precision)
             manifest = Manifest.new(fingerprint, NORMALIZATION_VERSION, index_type, spec)
             manifest = manifest.with_vectors(index_type, compress)
             store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
@@ -190,7 +202,7 @@ class Index:
                 choose_kind(index_type, 0), dim, [], np.zeros((0, dim)), 0, compress
             )
             manifest = IndexState(path, lock).save_vectors(empty, 0)
-        return manifest, engine
+        return manifest, encoder
 
     @classmethod
     def open(

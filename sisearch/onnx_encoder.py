@@ -43,6 +43,7 @@ CONFIG_FILE = "encoder.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 EMBEDDING_SCALES_FILE = "embedding_scales.npy"
 PRECISIONS = ("int8", "fp32")
+ENGINES = ("onnx", "torch")  # "torch": no export, PyTorch fp32 (GPU machines)
 # Export formats: 1 = the whole forward pass from token ids (indexes before 2026-11-27);
 # 2 = the forward pass from token vectors, with the token embedding matrix in its own
 # file (int8 with a scale per row for int8), memory-mapped and gathered with numpy.

@@ -109,8 +109,26 @@ def test_precision_of_an_existing_index_cannot_change(tmp_path, tiny_model, monk
     result = runner.invoke(cli, ["index", str(CORPUS), "--precision", "fp32"])
     assert (
         result.exit_code == 2
-        and "the precision is chosen when an index is created" in result.output
+        and "the engine and precision are chosen when an index is created" in result.output
     )
+    result = runner.invoke(cli, ["index", str(CORPUS), "--engine", "torch"])
+    assert result.exit_code == 2 and "encodes with onnx int8" in result.output
+
+
+def test_torch_engine_index_skips_the_export(tmp_path, tiny_model, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    created = runner.invoke(cli, ["index", str(CORPUS), "--model", tiny_model, "--engine", "torch"])
+    assert created.exit_code == 0, created.output
+    assert "encoding with torch fp32" in created.output
+    assert not (tmp_path / "indexes" / "default" / "encoder").exists()
+    output = runner.invoke(cli, ["query", "ලංකාව", "--json"]).stdout
+    hits = [json.loads(line) for line in output.splitlines()]
+    assert hits and all(h["cosine"] is not None for h in hits)
+    refused = runner.invoke(
+        cli, ["index", str(CORPUS), "--engine", "torch", "--precision", "int8", "--index", "b"]
+    )
+    assert refused.exit_code != 0 and "precision must be one of fp32" in refused.output
 
 
 def test_query_process_never_imports_torch(tmp_path, tiny_model, monkeypatch) -> None:
