@@ -1,9 +1,11 @@
-"""Distributed encoding benchmark: `sisearch encode` on Ray with 1 and 2 actors against
-`sisearch index` (Index.add) on the same passages, Ray's fixed start-up, and the import of
-Parquet shards at 100,000 passages.
+"""Distributed encoding benchmark: `sisearch encode` on Ray with 1 and 2 actors (the
+workers reading one corpus file, or a folder of 50) against `sisearch index` (Index.add)
+on the same passages, for the ONNX int8 engine and the PyTorch fp32 one (what GPU actors
+run, here on CPU), Ray's fixed start-up, and the import of Parquet shards at 100,000
+passages.
 
-    python bench/distributed.py          # about 6 minutes on 2 cores
-    python bench/distributed.py --passages 2000 --import-rows 20000
+    python bench/distributed.py          # about 8 minutes on 2 cores
+    python bench/distributed.py --passages 2000 --torch-passages 400 --import-rows 20000
 
 The encoder is the randomly initialised full-size XLM-R base model (it costs what the real
 one costs). Run it alone: two cores are shared by everything you run.
@@ -33,38 +35,70 @@ def documents(count: int) -> list[Document]:
     return [Document(text, "bench", i + 1) for i, text in enumerate(texts)]
 
 
-def encoding(model: str, count: int, scratch: Path) -> None:
+def corpus(count: int, scratch: Path, files: int = 1) -> Path:
+    """The passages as one .txt file, or a folder of `files` of them."""
+    lines = [d.text for d in documents(count)]
+    if files == 1:
+        path = scratch / f"corpus-{count}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+    folder = scratch / f"corpus-{count}-{files}"
+    folder.mkdir()
+    size = -(-count // files)
+    for part in range(files):
+        chunk = lines[part * size : (part + 1) * size]
+        (folder / f"{part:03d}.txt").write_text("\n".join(chunk) + "\n", encoding="utf-8")
+    return folder
+
+
+def encoding(model: str, count: int, torch_count: int, scratch: Path) -> None:
     import ray
 
-    from sisearch.distributed import encode_on_ray
+    from sisearch import read_path
+    from sisearch.distributed import encode_on_ray, plan_actors
     from sisearch.portable import shard_info
 
-    docs = documents(count)
-    with Index.create(scratch / "direct", model=model) as index:
-        started = time.perf_counter()
-        index.add(docs)
-        direct = time.perf_counter() - started
-    target = Index.create(scratch / "target", model=model)
-    info = shard_info(target)
-    target.close()
     started = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - started
-    rows = [f"| `Index.add` (one process) | {count} | {direct:.1f} | {count / direct:.1f} |"]
-    for actors in (1, 2):
-        started = time.perf_counter()
-        encode_on_ray(docs, scratch / "target", scratch / f"shards-{actors}", info, "local", actors)
-        seconds = time.perf_counter() - started
-        rows.append(
-            f"| `sisearch encode`, {actors} Ray actor{'s' if actors > 1 else ''} (ONNX int8,"
-            f" {max(1, (os.cpu_count() or 1) // actors)} thread(s) each) | {count} |"
-            f" {seconds:.1f} | {count / seconds:.1f} |"
+    cores = os.cpu_count() or 1
+    rows = []
+    for engine, precision, n in (("onnx", "int8", count), ("torch", "fp32", torch_count)):
+        one_file = corpus(n, scratch)
+        label = f"{engine} {precision}"
+        with Index.create(
+            scratch / f"direct-{engine}", model=model, precision=precision, engine=engine
+        ) as index:
+            started = time.perf_counter()
+            index.add(read_path(one_file))
+            direct = time.perf_counter() - started
+        rows.append(f"| {label} | `Index.add` (one process), one file | {n} | {direct:.1f} |"
+                    f" {n / direct:.1f} |")  # fmt: skip
+        target = Index.create(
+            scratch / f"target-{engine}", model=model, precision=precision, engine=engine
         )
+        info = shard_info(target)
+        target.close()
+        runs = [(1, one_file, "one file"), (2, one_file, "one file")]
+        if engine == "onnx":
+            runs.append((2, corpus(n, scratch, files=50), "50 files"))
+        for actors, path, what in runs:
+            threads = plan_actors({"CPU": cores}, True, actors).threads
+            out = scratch / f"shards-{engine}-{actors}-{path.name}"
+            started = time.perf_counter()
+            summary = encode_on_ray([str(path)], target.path, out, info, actors=actors)
+            seconds = time.perf_counter() - started
+            assert summary.passages == n, summary
+            rows.append(
+                f"| {label} | `sisearch encode`, {actors} Ray actor{'s' if actors > 1 else ''}"
+                f" ({threads} thread{'s' if threads > 1 else ''} each), {what} | {n} |"
+                f" {seconds:.1f} | {n / seconds:.1f} |"
+            )
     ray.shutdown()
     print(f"## Encoding {count} passages (half short, half medium), base-size encoder\n")
-    print("| path | passages | seconds | passages/s |\n|---|---|---|---|")
+    print("| engine | path | passages | seconds | passages/s |\n|---|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\nRay start-up (`ray.init`, local, {os.cpu_count()} CPUs): {startup:.1f} s\n")
+    print(f"\nRay start-up (`ray.init`, local, {cores} CPUs): {startup:.1f} s\n")
 
 
 def importing(model: str, count: int, scratch: Path) -> None:
@@ -122,13 +156,14 @@ def importing(model: str, count: int, scratch: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=5000)
+    parser.add_argument("--torch-passages", type=int, default=1000)
     parser.add_argument("--import-rows", type=int, default=100_000)
     args = parser.parse_args()
     print(f"# Distributed encoding\n\nMachine: {machine()}\n")
     os.environ["SISEARCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="sisearch-bench-cache-")
     model = base_model()
     with tempfile.TemporaryDirectory(prefix="sisearch-bench-") as scratch:
-        encoding(model, args.passages, Path(scratch))
+        encoding(model, args.passages, args.torch_passages, Path(scratch))
         importing(model, args.import_rows, Path(scratch))
 
 

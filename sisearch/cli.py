@@ -783,8 +783,8 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
 @click.option(
     "--out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the Parquet shards (new or empty).",
+    help="Folder for the Parquet shards (new or empty), one every Ray machine can write (a"
+    " shared file system), or a URI such as s3://bucket/shards/.",
 )
 @click.option(
     "--ray",
@@ -797,26 +797,44 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
 @click.option(
     "--actors",
     type=click.IntRange(min=1),
-    help="Encoder actors (default: one per 2 CPUs here, one per CPU on a cluster).",
+    help="Encoder actors (default: 2 sharing this machine's cores with --ray local; on a"
+    " cluster, its CPUs / --cpus-per-actor, or its GPUs / --gpus-per-actor).",
+)
+@click.option(
+    "--cpus-per-actor",
+    type=click.IntRange(min=1),
+    help="Threads of each CPU actor (default: cores / actors here, 4 on a cluster).",
+)
+@click.option(
+    "--gpus-per-actor",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Run the actors on GPUs, this many each (e.g. 1, or 0.5 to share one by two); needs"
+    " an index built with --engine torch.",
 )
 @reading_options
 def encode_command(
     paths: tuple[str, ...],
     index_name: str,
     index_dir: Path,
-    out: Path,
+    out: str,
     address: str,
     actors: int | None,
+    cpus_per_actor: int | None,
+    gpus_per_actor: float | None,
     options: ReadOptions,
 ) -> None:
-    """Encode corpus files on Ray into Parquet shards for an existing index.
+    """Encode corpus files and folders on Ray into Parquet shards for an existing index.
 
-    Each Ray actor loads the index's ONNX encoder once; normalization and chunking are
-    the index's own, so `sisearch index --embeddings OUT` then adds the passages without
-    encoding, as if indexed directly. Needs the ray extra: pip install -e ".[ray]".
+    Ray's workers read the files (local paths every worker sees, or URIs such as
+    s3://bucket/corpus/) with sisearch's readers; each actor loads the index's encoder
+    once (its ONNX export, or for an --engine torch index the model on a GPU).
+    Normalization and chunking are the index's own, so `sisearch index --embeddings OUT`
+    adds the passages without encoding, as if indexed directly. A file that cannot be
+    read is named and skipped. Needs the ray extra: pip install -e ".[ray]".
 
     \b
       sisearch encode big-corpus/ --index news --ray auto --out shards/
+      sisearch encode s3://bucket/news/ --index news --ray auto --gpus-per-actor 1 --out shards/
       sisearch index --embeddings shards/ --index news
     """
     from .distributed import encode_on_ray, require_ray
@@ -825,25 +843,38 @@ def encode_command(
     require_ray()
     location = index_location(index_dir, index_name)
     with Index.open(location) as index:
-        if index.manifest.encoder.engine != "onnx":
-            raise click.UsageError(f"{location} encodes with PyTorch; encode needs its ONNX export")
+        engine = index.manifest.encoder.engine
         info = shard_info(index)
-    report = ReadReport()
-    documents = [d for path in paths for d in read_path(path, options, report)]
-    for failure in report.failed:
-        click.echo(f"Skipped {failure}", err=True)
+    if gpus_per_actor and engine != "torch":
+        raise click.UsageError(
+            f"{location} encodes with ONNX Runtime on CPUs; GPU workers need an index built"
+            " with --engine torch (its vectors are PyTorch fp32, not this index's)"
+        )
     started = time.perf_counter()
     try:
-        summary = encode_on_ray(documents, location, out, info, address, actors)
+        summary = encode_on_ray(
+            paths,
+            location,
+            out,
+            info,
+            options,
+            address,
+            actors,
+            cpus_per_actor,
+            gpus_per_actor or 0.0,
+        )
     except FileExistsError as e:
         raise click.UsageError(str(e)) from None
     seconds = time.perf_counter() - started
+    for failure in summary.report.failed:
+        click.echo(f"Skipped {failure}", err=True)
     click.echo(
         f"{out}: {summary.passages} passages, {summary.chunks} chunks encoded by"
         f" {summary.actors} Ray actors in {seconds:.1f} s ({summary.passages / seconds:.1f}/s),"
         f" {summary.files} shards. Import with: sisearch index --embeddings {out}"
         f" --index {index_name}"
     )
+    click.echo(_files_summary(" ".join(paths), summary.report))
 
 
 @cli.command("export")

@@ -1,27 +1,31 @@
 """Encoding a corpus on Ray: `sisearch encode`, the engine users with a cluster already run.
 
-The driver reads the corpus with sisearch's own readers (folders, PDFs, legacy fonts, ...)
-into a Ray Dataset; `map_batches` runs an actor pool, each actor loading the index's
-ONNX export once and encoding with a share of its machine's cores. Actors normalize and
-chunk with the same functions `sisearch index` uses, so the Parquet shards they write
-(`sisearch.portable` schema, `sisearch.json` beside them) import as passages that are
-indistinguishable from indexed ones: `sisearch index --embeddings SHARDS`.
+Ray Data reads the corpus on the workers (`ray_reading`), and `map_batches` runs an actor
+pool: each actor loads the index's encoder once (its ONNX export on CPUs, or the PyTorch
+model on a GPU for an index built with `--engine torch`), and normalizes and chunks with
+the same functions `sisearch index` uses. The Parquet shards they write (`portable`
+schema, `sisearch.json` beside them) import as passages indistinguishable from indexed
+ones: `sisearch index --embeddings SHARDS`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .corpus import Document
-from .errors import MissingExtra
+from .documents.reading import ReadOptions, ReadReport
+from .errors import CorpusError, EncodeFailed, MissingExtra, SisearchError
 
 EXTRA_HINT = 'pip install -e ".[ray]"'
-BLOCK_ROWS = 512
+ENCODE_BATCH = 256
+ROWS_PER_FILE = 50_000
+BLOCK_BYTES = 256 * 1024  # about 800 short passages: a few seconds of work per block
+CLUSTER_CPUS_PER_ACTOR = 4
 
 
 def require_ray() -> Any:
@@ -42,49 +46,102 @@ class EncodeSummary:
     chunks: int
     actors: int
     files: int
+    report: ReadReport = field(default_factory=ReadReport)
+
+
+@dataclass(frozen=True)
+class ActorPlan:
+    """How many encoder actors run and what each one holds."""
+
+    actors: int
+    cpus: float
+    gpus: float
+    threads: int
+
+
+def plan_actors(
+    resources: dict[str, float],
+    local: bool,
+    actors: int | None = None,
+    cpus_per_actor: int | None = None,
+    gpus_per_actor: float = 0.0,
+) -> ActorPlan:
+    """Split the cluster: on GPUs one actor per `gpus_per_actor` (one CPU each); on CPUs
+    `cpus_per_actor` threads each (here: the machine's cores shared by the actors, which
+    is as fast as Ray gets on one machine; on a cluster: 4)."""
+    cpus = max(1, int(resources.get("CPU", 1)))
+    if gpus_per_actor > 0:
+        gpus = resources.get("GPU", 0.0)
+        count = actors or max(1, int(gpus // gpus_per_actor))
+        return ActorPlan(count, 1.0, gpus_per_actor, cpus_per_actor or 1)
+    if local:
+        count = actors or max(1, min(cpus, 2))
+        threads = cpus_per_actor or max(1, cpus // count)
+    else:
+        threads = cpus_per_actor or CLUSTER_CPUS_PER_ACTOR
+        count = actors or max(1, cpus // threads)
+    return ActorPlan(count, float(threads), 0.0, threads)
 
 
 def encoder_payload(index_path: Path) -> dict[str, Any]:
     """What an actor needs to encode for the index, shipped through Ray's object store so
-    workers need no access to the index folder: the export's files and the settings."""
+    workers need no access to the index folder: the ONNX export's files, or for a PyTorch
+    index the model's name and, when it is a local folder, its files."""
     from .manifest import Manifest
 
     manifest = Manifest.read(index_path)
-    folder = index_path / "encoder"
-    return {
-        "files": {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file()},
-        "name": manifest.model.name,
-        "query_prompt": manifest.model.query_prompt,
-        "document_prompt": manifest.model.document_prompt,
+    model = manifest.model
+    payload: dict[str, Any] = {
+        "engine": manifest.encoder.engine,
+        "name": model.name,
+        "query_prompt": model.query_prompt,
+        "document_prompt": model.document_prompt,
         "normalization": manifest.normalization,
-        "dim": manifest.model.dim,
+        "dim": model.dim,
+        "fingerprint": model.to_dict(),
+    }
+    folder = index_path / "encoder" if payload["engine"] == "onnx" else Path(model.name)
+    payload["files"] = _files_of(folder) if folder.is_dir() else {}
+    return payload
+
+
+def _files_of(folder: Path) -> dict[str, bytes]:
+    return {
+        f.relative_to(folder).as_posix(): f.read_bytes()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(folder).parts)
     }
 
 
 class EncodeActor:
     """One Ray actor: the index's encoder, loaded once, embedding batches of passages."""
 
-    def __init__(self, payload: Any, threads: int) -> None:
+    def __init__(self, payload: Any, threads: int, log: Any = None) -> None:
         import tempfile
 
         import ray
-
-        from .onnx_encoder import OnnxEncoder
 
         settings = ray.get(payload) if isinstance(payload, ray.ObjectRef) else payload
         self._folder = tempfile.TemporaryDirectory(prefix="sisearch-encoder-")
         folder = Path(self._folder.name)
         for name, data in settings["files"].items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)
         self.normalization = settings["normalization"]
         self.dim = settings["dim"]
-        self.encoder = OnnxEncoder(
-            folder,
-            settings["name"],
-            settings["query_prompt"],
-            settings["document_prompt"],
-            threads=threads,
-        )
+        self.log = log
+        if settings["engine"] == "onnx":
+            from .onnx_encoder import OnnxEncoder
+
+            self.encoder: Any = OnnxEncoder(
+                folder,
+                settings["name"],
+                settings["query_prompt"],
+                settings["document_prompt"],
+                threads=threads,
+            )
+        else:
+            self.encoder = _torch_encoder(settings, folder if settings["files"] else None, threads)
 
     def __call__(self, batch: Any) -> Any:
         from .portable import rows_table
@@ -122,7 +179,38 @@ class EncodeActor:
                         "embedding": next(vectors),
                     }
                 )
+        if self.log is not None:
+            import ray
+
+            ray.get(self.log.encoded.remote(len(rows)))
         return rows_table(rows, self.dim)
+
+
+def _torch_encoder(settings: dict[str, Any], folder: Path | None, threads: int) -> Any:
+    """The index's PyTorch model on this worker (its GPU when Ray gave it one), checked
+    against the index's fingerprint: a hub id may resolve to other weights here."""
+    import socket
+
+    import torch
+
+    from .encoder import ModelFingerprint, load_encoder
+    from .errors import ModelMismatch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    encoder = load_encoder(
+        str(folder or settings["name"]), settings["query_prompt"], settings["document_prompt"]
+    )
+    if str(encoder.model.device).startswith("cuda"):
+        encoder.batch_size = 128
+    reason = ModelFingerprint.from_dict(settings["fingerprint"]).mismatch(encoder.fingerprint())
+    if reason:
+        raise ModelMismatch(
+            f"On Ray worker {socket.gethostname()}, model {settings['name']!r} is not the"
+            f" index's: {reason}. Give the workers the index's model (the same folder or hub"
+            " revision)."
+        )
+    return encoder
 
 
 def _line(value: Any) -> int | None:
@@ -150,51 +238,183 @@ def start_ray(address: str, cpus: int | None = None) -> Any:
     return ray
 
 
+@dataclass
+class ShardFolder:
+    """Where the shards go: a local folder or a URI (s3://bucket/shards/), through one
+    pyarrow file system, since Ray's writers run on the workers."""
+
+    filesystem: Any
+    root: str
+
+    @classmethod
+    def of(cls, out: str | os.PathLike[str]) -> ShardFolder:
+        from pyarrow import fs
+
+        name = os.fspath(out)
+        if "://" in name:
+            try:
+                filesystem, root = fs.FileSystem.from_uri(name)
+            except (OSError, ValueError) as e:
+                raise CorpusError(f"{name}: {' '.join(str(e).split())}") from None
+            return cls(filesystem, root.rstrip("/"))
+        return cls(fs.LocalFileSystem(), str(Path(name).resolve()))
+
+    def exists(self) -> bool:
+        from pyarrow import fs
+
+        return self.filesystem.get_file_info(self.root).type != fs.FileType.NotFound
+
+    def shards(self) -> list[str]:
+        from pyarrow import fs
+
+        if not self.exists():
+            return []
+        found = self.filesystem.get_file_info(fs.FileSelector(self.root))
+        return sorted(f.path for f in found if f.path.endswith(".parquet"))
+
+    def write_text(self, name: str, text: str) -> None:
+        with self.filesystem.open_output_stream(f"{self.root}/{name}") as stream:
+            stream.write(text.encode("utf-8"))
+
+    def remove(self) -> None:
+        self.filesystem.delete_dir(self.root)
+
+    def counts(self) -> tuple[int, int]:
+        """Passages (rows of chunk 0) and chunks in the shards."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        passages = chunks = 0
+        for file in self.shards():
+            chunk = pq.read_table(file, columns=["chunk"], filesystem=self.filesystem)["chunk"]
+            chunks += len(chunk)
+            passages += pc.sum(pc.equal(chunk, 0)).as_py() or 0
+        return passages, chunks
+
+
 def encode_on_ray(
-    documents: Iterable[Document],
+    inputs: Sequence[str],
     index_path: Path,
-    out: Path,
+    out: str | os.PathLike[str],
     info: dict[str, str],
+    options: ReadOptions | None = None,
     address: str = "local",
     actors: int | None = None,
+    cpus_per_actor: int | None = None,
+    gpus_per_actor: float = 0.0,
 ) -> EncodeSummary:
-    """Encode `documents` for the index at `index_path` on Ray and write Parquet shards
-    and `sisearch.json` to `out` (which must not hold shards already)."""
+    """Read the corpus files or folders `inputs` (local paths, or URIs such as s3://...)
+    on Ray's workers, encode them for the index at `index_path`, and write Parquet shards
+    and `sisearch.json` to `out` (a folder every worker can write, or a URI; it must not
+    hold shards already)."""
     from .portable import SHARD_INFO
+    from .ray_reading import list_corpus
 
-    out = out.resolve()  # Ray's writers run in processes of their own, elsewhere
-    ray = start_ray(address)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    actors = actors or max(1, min(cpus, 2 if address == "local" else cpus))
-    threads = max(1, cpus // actors) if address == "local" else 0
-    rows = [
-        {
-            "source": d.source,
-            "line": -1 if d.line is None else d.line,
-            "metadata": json.dumps(d.metadata, ensure_ascii=False, sort_keys=True),
-            "text": d.text,
-        }
-        for d in documents
-    ]
-    if out.exists() and any(out.glob("*.parquet")):
+    options = options or ReadOptions()
+    folder = ShardFolder.of(out)
+    if folder.shards():
         raise FileExistsError(f"{out} already holds Parquet shards; choose an empty folder")
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    blocks = max(2 * actors, len(rows) // BLOCK_ROWS)
-    dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(blocks, len(rows))))
-    encoded = dataset.map_batches(
-        EncodeActor,
-        fn_constructor_kwargs={"payload": ray.put(encoder_payload(index_path)), "threads": threads},
-        batch_size=256,
-        batch_format="numpy",
-        concurrency=actors,
-        num_cpus=max(1, threads) if address == "local" else 1,
+    listing = list_corpus(inputs, options)
+    if not listing.paths:
+        raise CorpusError(f"{', '.join(inputs)}: no file sisearch reads")
+    ray = start_ray(address)
+    if gpus_per_actor > 0 and ray.cluster_resources().get("GPU", 0) < gpus_per_actor:
+        raise EncodeFailed("--gpus-per-actor was given, but this Ray cluster has no GPU")
+    plan = plan_actors(
+        ray.cluster_resources(), address == "local", actors, cpus_per_actor, gpus_per_actor
     )
-    out.mkdir(parents=True, exist_ok=True)
-    encoded.write_parquet(str(out))
-    (out / SHARD_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
-    files = sorted(out.glob("*.parquet"))
-    import pyarrow.parquet as pq
+    # Read when the dataset is built: small blocks, so one large file feeds every actor.
+    context = ray.data.DataContext.get_current()
+    settings = context.enable_progress_bars, context.target_max_block_size
+    context.enable_progress_bars = False
+    context.target_max_block_size = BLOCK_BYTES
+    made = not folder.exists()
+    try:
+        report, passages, chunks = _run_job(ray, listing, options, index_path, folder, plan)
+        if not passages:
+            reasons = "; ".join(report.failed[:3] or report.empty[:3])
+            raise CorpusError(f"{', '.join(inputs)}: no passage to encode ({reasons})")
+    except Exception as e:
+        if made and folder.exists():
+            folder.remove()
+        raise _reason(e) from None
+    finally:
+        context.enable_progress_bars, context.target_max_block_size = settings
+    folder.write_text(SHARD_INFO, json.dumps(info, ensure_ascii=False, indent=1))
+    return EncodeSummary(passages, chunks, plan.actors, len(folder.shards()), report)
 
-    chunks = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    return EncodeSummary(len(rows), chunks, actors, len(files))
+
+def _run_job(
+    ray: Any,
+    listing: Any,
+    options: ReadOptions,
+    index_path: Path,
+    folder: ShardFolder,
+    plan: ActorPlan,
+) -> tuple[ReadReport, int, int]:
+    """Build and run the Ray Data job; the read report, and the passages and chunks found
+    in the shards (checked against what the actors encoded)."""
+    from .ray_reading import JobLog, read_fetched
+
+    log = ray.remote(num_cpus=0)(JobLog).remote()
+    # Reading takes no CPU from Ray's books: the encoder actors hold them all, and a
+    # reader waiting for a CPU they never free would stall the job.
+    documents = ray.data.read_binary_files(
+        listing.paths, include_paths=True, filesystem=listing.filesystem, num_cpus=0
+    ).map_batches(
+        read_fetched,
+        fn_kwargs={"options": options, "prefix": listing.prefix, "log": log},
+        batch_size=1,
+        num_cpus=0,
+    )
+    encoded = documents.map_batches(
+        EncodeActor,
+        fn_constructor_kwargs={
+            "payload": ray.put(encoder_payload(index_path)),
+            "threads": plan.threads,
+            "log": log,
+        },
+        batch_size=ENCODE_BATCH,
+        batch_format="numpy",
+        concurrency=plan.actors,
+        num_cpus=plan.cpus,
+        num_gpus=plan.gpus,
+    )
+    folder.filesystem.create_dir(folder.root)
+    encoded.write_parquet(
+        folder.root, filesystem=folder.filesystem, min_rows_per_file=ROWS_PER_FILE
+    )
+    report, written = ray.get(log.result.remote())
+    report.merge(ReadReport(unknown=listing.walk.unknown, excluded=listing.walk.excluded))
+    passages, chunks = folder.counts()
+    if chunks != written:
+        raise EncodeFailed(
+            f"{written - chunks} of {written} encoded chunks are not in {folder.root} as this"
+            " machine sees it: the workers wrote them to their own disks. Give --out a"
+            " folder every machine shares, or a URI (s3://bucket/shards/)"
+        )
+    return report, passages, chunks
+
+
+def _reason(error: BaseException) -> SisearchError:
+    """The sisearch error a worker raised, else the failure in one line.
+
+    Ray keeps a worker's exception as an object (a task's) or only as text (an actor
+    that died in `__init__`), so both are looked for."""
+    from . import errors
+
+    seen: BaseException | None = error
+    for _ in range(20):  # Ray nests a worker's error a few levels deep
+        if seen is None:
+            break
+        if isinstance(seen, SisearchError):
+            return seen
+        cause = getattr(seen, "cause", None)
+        seen = cause if isinstance(cause, BaseException) else seen.__cause__
+    raised = re.findall(r"sisearch\.errors\.(\w+): (.+)", str(error))
+    if raised:
+        kind = getattr(errors, raised[-1][0], None)
+        if isinstance(kind, type) and issubclass(kind, SisearchError):
+            return kind(raised[-1][1].strip())
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return EncodeFailed(f"The Ray job failed: {lines[-1] if lines else type(error).__name__}")

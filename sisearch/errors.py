@@ -43,6 +43,11 @@ class IndexReadOnly(SisearchError):
     """The index's folder cannot be written here (a read-only share); it can still be searched."""
 
 
+class EncodeFailed(SisearchError):
+    """A `sisearch encode` Ray job failed for a reason of Ray's (a worker lost, shards
+    written where the driver cannot see them)."""
+
+
 class MissingExtra(SisearchError):
     """An optional dependency (Ray, pyarrow) is not installed; the message says how to get it."""
 

@@ -51,16 +51,28 @@ def walk_folder(folder: Path, globs: Sequence[str] = (), excludes: Sequence[str]
     """Every file under `folder` a reader knows, in a stable order; others counted by extension."""
     walk = Walk()
     for path in _files_under(folder):
-        relative = path.relative_to(folder).as_posix()
-        if (globs and not _matches(relative, path.name, globs)) or _matches(
-            relative, path.name, excludes
-        ):
-            walk.excluded += 1
-        elif reader_of(path) is None:
-            walk.unknown[path.suffix.lower() or "(no extension)"] += 1
-        else:
+        if chosen(walk, path.relative_to(folder).as_posix(), globs, excludes):
             walk.files.append(path)
     return walk
+
+
+def chosen(walk: Walk, relative: str, globs: Sequence[str], excludes: Sequence[str]) -> bool:
+    """Whether the file at `relative` (a folder-relative POSIX path) is read; a file left
+    out is counted in `walk` as excluded or of an unknown type. Shared by folder walks
+    and by listings of remote folders (`sisearch encode s3://...`)."""
+    name = relative.rsplit("/", 1)[-1]
+    if (globs and not _matches(relative, name, globs)) or _matches(relative, name, excludes):
+        walk.excluded += 1
+        return False
+    if reader_of(name) is None:
+        walk.unknown[Path(name).suffix.lower() or "(no extension)"] += 1
+        return False
+    return True
+
+
+def hidden(relative: str) -> bool:
+    """Whether a folder-relative path is hidden (any part starts with a dot)."""
+    return any(part.startswith(".") for part in relative.split("/"))
 
 
 def _files_under(folder: Path) -> Iterator[Path]:

@@ -63,6 +63,16 @@ class ReadReport:
     legacy_passages: int = 0
     pdf_words_repaired: int = 0
 
+    def merge(self, other: ReadReport) -> None:
+        """Add what another reader of other files found (workers of `sisearch encode`)."""
+        self.files_read += other.files_read
+        self.unknown.update(other.unknown)
+        self.excluded += other.excluded
+        self.failed.extend(other.failed)
+        self.empty.extend(other.empty)
+        self.legacy_passages += other.legacy_passages
+        self.pdf_words_repaired += other.pdf_words_repaired
+
 
 def read_path(
     path: str | os.PathLike[str],
@@ -122,7 +132,7 @@ def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iter
             documents = read_file(file, options, report)
             first = next(documents, None)
         except (CorpusError, OSError) as e:
-            report.failed.append(_one_line(e, label))
+            report.failed.append(one_line(e, label))
             continue
         if first is None:
             report.empty.append(label)
@@ -132,10 +142,10 @@ def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iter
         try:
             yield from documents
         except (CorpusError, OSError) as e:  # a text file changed since it was checked
-            report.failed.append(_one_line(e, label))
+            report.failed.append(one_line(e, label))
 
 
-def _one_line(error: Exception, label: str) -> str:
+def one_line(error: Exception, label: str) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, OSError):
         return f"{label}: {error.strerror or text}"
