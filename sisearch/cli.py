@@ -870,7 +870,8 @@ def encode_command(
         click.echo(f"Skipped {failure}", err=True)
     click.echo(
         f"{out}: {summary.passages} passages, {summary.chunks} chunks encoded by"
-        f" {summary.actors} Ray actors in {seconds:.1f} s ({summary.passages / seconds:.1f}/s),"
+        f" {summary.actors} Ray actor{'s' if summary.actors != 1 else ''} in {seconds:.1f} s"
+        f" ({summary.passages / seconds:.1f}/s),"
         f" {summary.files} shards. Import with: sisearch index --embeddings {out}"
         f" --index {index_name}"
     )

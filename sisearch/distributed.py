@@ -26,6 +26,7 @@ ENCODE_BATCH = 256
 ROWS_PER_FILE = 50_000
 BLOCK_BYTES = 256 * 1024  # about 800 short passages: a few seconds of work per block
 CLUSTER_CPUS_PER_ACTOR = 4
+ACTOR_START_S = 900  # loading a model, or an autoscaler adding a GPU machine, takes minutes
 
 
 def require_ray() -> Any:
@@ -65,20 +66,30 @@ def plan_actors(
     actors: int | None = None,
     cpus_per_actor: int | None = None,
     gpus_per_actor: float = 0.0,
+    node_cpus: float | None = None,
 ) -> ActorPlan:
     """Split the cluster: on GPUs one actor per `gpus_per_actor` (one CPU each); on CPUs
     `cpus_per_actor` threads each (here: the machine's cores shared by the actors, which
-    is as fast as Ray gets on one machine; on a cluster: 4)."""
+    is as fast as Ray gets on one machine; on a cluster: 4, or fewer when no machine
+    (`node_cpus`: the largest) has 4). Defaults fit the cluster as it is now; an explicit
+    count is trusted, for clusters whose autoscaler adds machines on demand."""
     cpus = max(1, int(resources.get("CPU", 1)))
     if gpus_per_actor > 0:
         gpus = resources.get("GPU", 0.0)
+        if actors is None and gpus < gpus_per_actor:
+            raise EncodeFailed(
+                "--gpus-per-actor was given, but this Ray cluster has no GPU now. Fix: run on"
+                " a cluster with GPU workers, or give --actors N where an autoscaler adds them"
+            )
+        threads = cpus_per_actor or 1
         count = actors or max(1, int(gpus // gpus_per_actor))
-        return ActorPlan(count, 1.0, gpus_per_actor, cpus_per_actor or 1)
+        return ActorPlan(count, float(threads), gpus_per_actor, threads)
     if local:
         count = actors or max(1, min(cpus, 2))
         threads = cpus_per_actor or max(1, cpus // count)
     else:
-        threads = cpus_per_actor or CLUSTER_CPUS_PER_ACTOR
+        largest = max(1, int(node_cpus or cpus))
+        threads = cpus_per_actor or min(CLUSTER_CPUS_PER_ACTOR, largest)
         count = actors or max(1, cpus // threads)
     return ActorPlan(count, float(threads), 0.0, threads)
 
@@ -318,16 +329,26 @@ def encode_on_ray(
     if not listing.paths:
         raise CorpusError(f"{', '.join(inputs)}: no file sisearch reads")
     ray = start_ray(address)
-    if gpus_per_actor > 0 and ray.cluster_resources().get("GPU", 0) < gpus_per_actor:
-        raise EncodeFailed("--gpus-per-actor was given, but this Ray cluster has no GPU")
+    largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
     plan = plan_actors(
-        ray.cluster_resources(), address == "local", actors, cpus_per_actor, gpus_per_actor
+        ray.cluster_resources(),
+        address == "local",
+        actors,
+        cpus_per_actor,
+        gpus_per_actor,
+        largest,
     )
     # Read when the dataset is built: small blocks, so one large file feeds every actor.
     context = ray.data.DataContext.get_current()
-    settings = context.enable_progress_bars, context.target_max_block_size
+    settings = (
+        context.enable_progress_bars,
+        context.target_max_block_size,
+        context.wait_for_min_actors_s,
+    )
     context.enable_progress_bars = False
     context.target_max_block_size = BLOCK_BYTES
+    # Fail, not wait forever, when the cluster cannot hold the actors asked for.
+    context.wait_for_min_actors_s = ACTOR_START_S
     made = not folder.exists()
     try:
         report, passages, chunks = _run_job(ray, listing, options, index_path, folder, plan)
@@ -337,9 +358,21 @@ def encode_on_ray(
     except Exception as e:
         if made and folder.exists():
             folder.remove()
+        if "Timed out while starting actors" in str(e):
+            gpus = f" and {plan.gpus:g} GPU" if plan.gpus else ""
+            raise EncodeFailed(
+                f"{plan.actors} encoder actors of {plan.cpus:g} CPU{gpus} each did not start"
+                f" within {ACTOR_START_S} s: the Ray cluster does not have that much (nor did"
+                " an autoscaler add it). Fix: fewer --actors, or smaller --cpus-per-actor or"
+                " --gpus-per-actor"
+            ) from None
         raise _reason(e) from None
     finally:
-        context.enable_progress_bars, context.target_max_block_size = settings
+        (
+            context.enable_progress_bars,
+            context.target_max_block_size,
+            context.wait_for_min_actors_s,
+        ) = settings
     folder.write_text(SHARD_INFO, json.dumps(info, ensure_ascii=False, indent=1))
     return EncodeSummary(passages, chunks, plan.actors, len(folder.shards()), report)
 

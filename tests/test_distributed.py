@@ -13,7 +13,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
 
-from sisearch import Index, read_path  # noqa: E402
+from sisearch import Index, distributed, read_path  # noqa: E402
 from sisearch.distributed import (  # noqa: E402
     ActorPlan,
     ShardFolder,
@@ -172,11 +172,28 @@ def test_gpu_actors_need_a_torch_index_and_a_gpu(run, tiny_model) -> None:
 def test_actors_share_the_machine_or_the_cluster() -> None:
     assert plan_actors({"CPU": 2}, local=True) == ActorPlan(2, 1.0, 0.0, 1)
     assert plan_actors({"CPU": 16}, local=True) == ActorPlan(2, 8.0, 0.0, 8)
-    assert plan_actors({"CPU": 64}, local=False) == ActorPlan(16, 4.0, 0.0, 4)
-    assert plan_actors({"CPU": 64}, local=False, cpus_per_actor=8) == ActorPlan(8, 8.0, 0.0, 8)
-    assert plan_actors({"CPU": 64, "GPU": 8}, local=False, gpus_per_actor=0.5) == ActorPlan(
-        16, 1.0, 0.5, 1
-    )
+    assert plan_actors({"CPU": 64}, local=False, node_cpus=16) == ActorPlan(16, 4.0, 0.0, 4)
+    assert plan_actors({"CPU": 64}, False, cpus_per_actor=8) == ActorPlan(8, 8.0, 0.0, 8)
+    # No machine has 4 CPUs: an actor of 4 could never start.
+    assert plan_actors({"CPU": 6}, local=False, node_cpus=2) == ActorPlan(3, 2.0, 0.0, 2)
+    gpus = {"CPU": 64, "GPU": 8}
+    assert plan_actors(gpus, False, gpus_per_actor=0.5) == ActorPlan(16, 1.0, 0.5, 1)
+    with pytest.raises(EncodeFailed, match="no GPU now"):
+        plan_actors({"CPU": 64}, local=False, gpus_per_actor=1)
+    # An autoscaler adds GPU machines when actors ask for them.
+    assert plan_actors({"CPU": 8}, False, actors=4, gpus_per_actor=1) == ActorPlan(4, 1.0, 1, 1)
+
+
+def test_actors_the_cluster_cannot_hold_fail_instead_of_waiting(
+    tmp_path, tiny_encoder, monkeypatch
+) -> None:
+    index = Index.create(tmp_path / "index", encoder=tiny_encoder, precision="fp32")
+    monkeypatch.setattr(distributed, "ACTOR_START_S", 3)
+    with pytest.raises(EncodeFailed, match="did not start within 3 s"):
+        encode_on_ray(
+            [str(CORPUS)], index.path, tmp_path / "s", shard_info(index), cpus_per_actor=8
+        )
+    assert not (tmp_path / "s").exists()
 
 
 def test_shards_from_another_model_are_refused(tmp_path, tiny_encoder, other_tiny_model) -> None:
