@@ -117,11 +117,10 @@ def encoder_payload(index_path: Path) -> dict[str, Any]:
 
 
 def _files_of(folder: Path) -> dict[str, bytes]:
-    return {
-        f.relative_to(folder).as_posix(): f.read_bytes()
-        for f in sorted(folder.rglob("*"))
-        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(folder).parts)
-    }
+    from .documents.files import hidden
+
+    names = {f: f.relative_to(folder).as_posix() for f in sorted(folder.rglob("*"))}
+    return {name: f.read_bytes() for f, name in names.items() if f.is_file() and not hidden(name)}
 
 
 class EncodeActor:
@@ -155,7 +154,7 @@ class EncodeActor:
             self.encoder = _torch_encoder(settings, folder if settings["files"] else None, threads)
 
     def __call__(self, batch: Any) -> Any:
-        from .portable import rows_table
+        from .portable import chunk_row, rows_table
         from .store import content_hash
         from .text import has_content, normalize, repair_mojibake
         from .writer import chunk_texts
@@ -176,20 +175,13 @@ class EncodeActor:
         for (source, line, metadata, text), doc_spans in zip(documents, spans, strict=True):
             digest = content_hash(text)
             for position, span in enumerate(doc_spans):
+                piece = text[span.start : span.end]
                 rows.append(
-                    {
-                        "source": source,
-                        "line": line,
-                        "metadata": metadata,
-                        "text": text,
-                        "content_hash": digest,
-                        "chunk": position,
-                        "chunk_start": span.start,
-                        "chunk_end": span.end,
-                        "chunk_hash": content_hash(text[span.start : span.end]),
-                        "embedding": next(vectors),
-                    }
-                )
+                    chunk_row(
+                        text, source, line, metadata, digest, position, span.start, span.end,
+                        content_hash(piece), next(vectors),
+                    )
+                )  # fmt: skip
         if self.log is not None:
             import ray
 
@@ -232,7 +224,7 @@ def _line(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-def start_ray(address: str, cpus: int | None = None) -> Any:
+def start_ray(address: str) -> Any:
     """Connect to Ray: "local" starts one in this process, "auto" finds a running cluster,
     anything else is a cluster address (ray://host:10001 or host:6379)."""
     ray = require_ray()
@@ -243,7 +235,7 @@ def start_ray(address: str, cpus: int | None = None) -> Any:
     logging.getLogger("ray").setLevel(logging.WARNING)
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     if address == "local":
-        ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     else:
         ray.init(address=address, log_to_driver=False)
     return ray
@@ -261,12 +253,11 @@ class ShardFolder:
     def of(cls, out: str | os.PathLike[str]) -> ShardFolder:
         from pyarrow import fs
 
+        from .ray_reading import filesystem_of
+
         name = os.fspath(out)
         if "://" in name:
-            try:
-                filesystem, root = fs.FileSystem.from_uri(name)
-            except (OSError, ValueError) as e:
-                raise CorpusError(f"{name}: {' '.join(str(e).split())}") from None
+            filesystem, root = filesystem_of(name)
             return cls(filesystem, root.rstrip("/"))
         return cls(fs.LocalFileSystem(), str(Path(name).resolve()))
 

@@ -104,7 +104,7 @@ def export_parquet(index: Index, out: Path) -> int:
     with pq.ParquetWriter(temporary, schema(dim, info)) as writer:
         rows: list[dict[str, Any]] = []
         for row in index.store.iter_chunk_rows():
-            rows.append(_row(*row[1:10], row[10]))
+            rows.append(chunk_row(*row[1:10], row[10]))
             if len(rows) >= ROWS_PER_GROUP:
                 writer.write_table(rows_table(rows, dim, info))
                 written, rows = written + len(rows), []
@@ -115,7 +115,7 @@ def export_parquet(index: Index, out: Path) -> int:
     return written
 
 
-def _row(
+def chunk_row(
     text: str,
     source: str,
     line: int | None,
@@ -127,6 +127,7 @@ def _row(
     chunk_hash: str,
     embedding: np.ndarray,
 ) -> dict[str, Any]:
+    """One row of the schema: a chunk with its passage (exports and `sisearch encode`)."""
     return {
         "source": source,
         "line": line,

@@ -20,7 +20,7 @@ from typing import Any
 
 from .corpus import STDIN, Document
 from .documents.files import Walk, chosen, hidden, walk_folder
-from .documents.reading import ReadOptions, ReadReport, one_line, read_file
+from .documents.reading import ReadOptions, ReadReport, read_listed
 from .errors import CorpusError
 
 ROWS_PER_BATCH = 512
@@ -67,10 +67,10 @@ def _list_uris(uris: Sequence[str], options: ReadOptions) -> CorpusListing:
 
     listing = CorpusListing()
     for uri in uris:
+        filesystem, root = filesystem_of(uri)
         try:
-            filesystem, root = fs.FileSystem.from_uri(uri)
             info = filesystem.get_file_info(root)
-        except (OSError, ValueError) as e:
+        except OSError as e:
             raise CorpusError(f"{uri}: {' '.join(str(e).split())}") from None
         if listing.filesystem is not None and filesystem.type_name != listing.filesystem.type_name:
             raise CorpusError("the URIs given to one encode must share a file system")
@@ -143,13 +143,14 @@ def _documents_of(
     with tempfile.TemporaryDirectory(prefix="sisearch-read-") as folder:
         copy = Path(folder) / (Path(location).name or "corpus")
         copy.write_bytes(data)
-        try:
-            documents = list(read_file(copy, options, report))
-        except (CorpusError, OSError) as e:
-            report.failed.append(one_line(e, str(copy)).replace(str(copy), location))
-            return []
-    if not documents:
-        report.empty.append(location)
-        return []
-    report.files_read += 1
-    return [replace(d, source=location) for d in documents]
+        return [replace(d, source=location) for d in read_listed(copy, options, report, location)]
+
+
+def filesystem_of(uri: str) -> tuple[Any, str]:
+    """The pyarrow file system of a URI and the path in it; a bad URI is a CorpusError."""
+    from pyarrow import fs
+
+    try:
+        return fs.FileSystem.from_uri(uri)
+    except (OSError, ValueError) as e:
+        raise CorpusError(f"{uri}: {' '.join(str(e).split())}") from None

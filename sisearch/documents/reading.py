@@ -127,25 +127,34 @@ def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iter
         known = ", ".join(sorted(READERS))
         raise CorpusError(f"{folder}: no file sisearch reads in this folder (it reads {known})")
     for file in walk.files:
-        label = str(file)
-        try:  # every reader checks its file whole before its first passage
-            documents = read_file(file, options, report)
-            first = next(documents, None)
-        except (CorpusError, OSError) as e:
-            report.failed.append(one_line(e, label))
-            continue
-        if first is None:
-            report.empty.append(label)
-            continue
-        report.files_read += 1
-        yield first
-        try:
-            yield from documents
-        except (CorpusError, OSError) as e:  # a text file changed since it was checked
-            report.failed.append(one_line(e, label))
+        yield from read_listed(file, options, report)
 
 
-def one_line(error: Exception, label: str) -> str:
+def read_listed(
+    file: Path, options: ReadOptions, report: ReadReport, label: str | None = None
+) -> Iterator[Document]:
+    """The passages of a file found in a folder (or fetched by a Ray worker): one that
+    cannot be read is named in `report.failed` and skipped, one without text in
+    `report.empty`. `label` names the file in the report, where `file` is a copy."""
+    label = label or str(file)
+    try:  # every reader checks its file whole before its first passage
+        documents = read_file(file, options, report)
+        first = next(documents, None)
+    except (CorpusError, OSError) as e:
+        report.failed.append(_one_line(e, str(file)).replace(str(file), label))
+        return
+    if first is None:
+        report.empty.append(label)
+        return
+    report.files_read += 1
+    yield first
+    try:
+        yield from documents
+    except (CorpusError, OSError) as e:  # a text file changed since it was checked
+        report.failed.append(_one_line(e, str(file)).replace(str(file), label))
+
+
+def _one_line(error: Exception, label: str) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, OSError):
         return f"{label}: {error.strerror or text}"
