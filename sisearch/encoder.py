@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .errors import ModelLoadError, ModelMismatch
+from .known_models import resolve
 from .text import NORMALIZATION_VERSION, normalize
 
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_MODEL = "sentence-transformers/xlm-r-100langs-bert-base-nli-stsb-mean-tokens"
 PROBE_TEXT = normalize("ශ්‍රී ලංකාවේ ප්‍රධාන සෞඛ්‍ය සේවා සහ ඓතිහාසික ස්ථාන")
 PROBE_MIN_COSINE = 0.999
 _CONFIG_FILES = (
@@ -247,7 +247,7 @@ class Encoder(TextEncoder):
 def load_encoder(
     model: str, query_prompt: str | None = None, document_prompt: str | None = None
 ) -> Encoder:
-    """Load a SentenceTransformer by hub id or local folder.
+    """Load a SentenceTransformer by hub id, local folder or installed short name (e5-small).
 
     Prompts left as None come from the model's own named prompts ("query", and
     "document" or "passage"), as models such as e5 define them; "" means none.
@@ -257,6 +257,7 @@ def load_encoder(
     loads offline; if it is not cached and the hub is unreachable the error says so
     at once instead of after a minute of retries.
     """
+    model = resolve(model)
     path = Path(model).expanduser()
     if path.exists():
         _check_model_folder(model, path)
@@ -299,11 +300,12 @@ def _load(
             f"Cannot load model {name!r}: {cause}. Fix: pass --model a SentenceTransformer hub id"
             " or a folder saved with SentenceTransformer.save()."
         ) from e
+    # sentence-transformers 6 gives every model empty "query" and "document" prompts.
     own = getattr(model, "prompts", None) or {}
     if query_prompt is None:
-        query_prompt = own.get("query", "")
+        query_prompt = own.get("query") or ""
     if document_prompt is None:
-        document_prompt = own.get("document", own.get("passage", ""))
+        document_prompt = own.get("document") or own.get("passage") or ""
     return Encoder(model, name, query_prompt, document_prompt)
 
 

@@ -26,20 +26,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .cache import cache_root
 from .encoder import ModelFingerprint
 
-CACHE_ENV = "SISEARCH_CACHE_DIR"
 ENCODERS = "encoders"
 COMPLETE = "complete"
-
-
-def cache_root() -> Path | None:
-    """Where exports are cached, or None when caching is off."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "off", "0", "none") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sisearch"
 
 
 def entry_key(fingerprint: ModelFingerprint, precision: str, export_format: int) -> str:

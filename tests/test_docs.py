@@ -84,8 +84,8 @@ def test_ci_tests_the_lowest_versions_the_pyproject_allows() -> None:
         requirement = Requirement(text)
         if requirement.name == "sisearch":
             continue
-        lower = [s.version for s in requirement.specifier if s.operator == ">="]
-        assert len(lower) == 1, f"{text}: give exactly one floor (>=)"
+        lower = [s.version for s in requirement.specifier if s.operator in (">=", "==")]
+        assert len(lower) == 1, f"{text}: give exactly one floor (>=, or == for an exact pin)"
         floors[requirement.name] = Version(lower[0])
     pins = {}
     for line in (ROOT / ".ci" / "lowest.txt").read_text(encoding="utf-8").splitlines():
