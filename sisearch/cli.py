@@ -720,11 +720,10 @@ def train_command(
       sisearch train corpora/sts_train.csv --base ./models/base --out models/si-sts \\
           --eval corpora/sts_test.csv
     """
-    from .sts import read_sts_pairs
     from .training import TrainingConfig, train
 
-    pairs = read_sts_pairs(pairs_file)
-    eval_pairs = read_sts_pairs(eval_file) if eval_file else None
+    pairs = _sts_pairs(pairs_file, quiet)
+    eval_pairs = _sts_pairs(eval_file, quiet) if eval_file else None
     config = TrainingConfig(**hyperparameters)
     with _steps_progress(quiet) as progress:
         result = train(base, pairs, out, config, eval_pairs, progress)
@@ -789,11 +788,12 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
       sisearch eval sts corpora/sts_test.csv --model models/si-sts
     """
     from .encoder import load_encoder
-    from .sts import read_sts_pairs, score_sts, sts_cosines
+    from .sts import repeats, score_sts, sts_cosines
 
-    pairs = read_sts_pairs(pairs_file)
-    encoder = load_encoder(model, "", "")
+    pairs = _sts_pairs(pairs_file, as_json)
+    encoder = load_encoder(model)
     scores = score_sts(encoder, pairs)
+    scores["repeated"] = float(repeats(pairs).same)
     if plot:
         from .plots import plot_sts
 
@@ -807,6 +807,17 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
         str(int(scores["pairs"])), f"{scores['pearson']:.4f}", f"{scores['spearman']:.4f}"
     )
     _console().print(table)
+
+
+def _sts_pairs(path: str, quiet: bool) -> list[Any]:
+    """The pairs of an STS file, saying on stderr how many repeat (all are used)."""
+    from .sts import read_sts_pairs, repeats
+
+    pairs = read_sts_pairs(path)
+    note = repeats(pairs).note(path)
+    if note and not quiet:
+        click.echo(f"Note: {note}", err=True)
+    return pairs
 
 
 def _import_embeddings(path: Path, location: Path, model: str | None, quiet: bool) -> None:

@@ -24,13 +24,19 @@ from .encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .filters import Filter, as_filter
 from .known_models import default_model, install, missing_default
-from .lexical import fts_query
+from .lexical import fts_query, query_terms
 from .locking import WriterLock
 from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
 from .onnx_encoder import ENGINES, PRECISIONS, OnnxEncoder, build_engine
 from .romanized import MODES as ROMANIZED_MODES
 from .romanized import Transliteration, Vocabulary, has_latin, transliterate
-from .search import DenseSearch, best_chunk_cosines, hybrid_candidates, rank_for_mode
+from .search import (
+    DenseSearch,
+    best_chunk_cosines,
+    hybrid_candidates,
+    keyword_weight,
+    rank_for_mode,
+)
 from .state import IndexState
 from .store import DATABASE_FILE, DocumentStore
 from .text import (
@@ -527,7 +533,14 @@ class Index:
                     match = fts_query(reading.text, reading.alternatives)
                 if match:
                     lexical[i] = self.store.keyword_search(match, depth, condition)
-        ranked = [rank_for_mode(mode, d, lx)[:limit] for d, lx in zip(dense, lexical)]
+        weights = [1.0] * len(queries)
+        if mode == "hybrid" and not raw_fts:
+            for i, text in enumerate(searched):
+                terms = query_terms(text)
+                weights[i] = keyword_weight(terms, self.store.held_terms(terms))
+        ranked = [
+            rank_for_mode(mode, d, lx, w)[:limit] for d, lx, w in zip(dense, lexical, weights)
+        ]
         documents = self.store.get_documents([r[0] for hits in ranked for r in hits])
         cosines: list[dict[int, float]] = [{} for _ in queries]
         if embeddings is not None:

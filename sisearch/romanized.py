@@ -33,6 +33,137 @@ MAX_EXPANSIONS = 4000
 FREQUENCY_WEIGHT = 0.6
 # Readings up to this much looser than the first word found still compete on frequency.
 COST_MARGIN = 1.0
+# A Latin-only query is read as romanized Sinhala in auto mode only when at least this
+# share of its words have a reading in the index's vocabulary. Measured on real text
+# (bench/quality.py, bench/romanized.py): Singlish sentences 0.96 on average (0.3% below
+# 0.5), English sentences over a Sinhala index 0.29 (6% at or above 0.5, 0.3% once English
+# function words do not count).
+ROMANIZED_SHARE = 0.5
+# English function words: a Sinhala reading of one ("the" as තේ, "in" as ඉන්) says nothing
+# about the query being Singlish. Words Singlish typists use too ("me" for මේ, "we" for
+# වේ, "be", "as") are left out of the list.
+ENGLISH_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "by",
+        "from",
+        "and",
+        "or",
+        "is",
+        "was",
+        "were",
+        "are",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "had",
+        "has",
+        "have",
+        "having",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "not",
+        "no",
+        "nor",
+        "but",
+        "if",
+        "then",
+        "than",
+        "there",
+        "their",
+        "they",
+        "them",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "our",
+        "us",
+        "you",
+        "your",
+        "i",
+        "my",
+        "do",
+        "does",
+        "did",
+        "done",
+        "can",
+        "could",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "any",
+        "because",
+        "before",
+        "below",
+        "between",
+        "both",
+        "down",
+        "during",
+        "each",
+        "few",
+        "further",
+        "here",
+        "into",
+        "more",
+        "most",
+        "other",
+        "out",
+        "over",
+        "own",
+        "same",
+        "so",
+        "some",
+        "such",
+        "through",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "off",
+        "once",
+        "only",
+        "just",
+        "now",
+        "while",
+        "many",
+        "also",
+    ]
+)
 ANUSVARA = "\u0d82"  # ං
 _LATIN_RUN = re.compile(r"[A-Za-z]+")
 
@@ -172,11 +303,15 @@ def transliterate(
 ) -> Transliteration | None:
     """The Sinhala reading of a romanized (or mixed) query, or None if nothing is read.
 
-    mode "auto": the words with Latin letters are read as romanized Sinhala, except a word
-    the index holds as it is: in a mixed query (with Sinhala letters) any such word stays
-    ("Firefox", "COVID", "5G"); in a Latin-only query it stays if the index holds it at
-    least as often as its reading (a stray Latin "e" does not stop "e" from reading as ඒ).
-    "on": every word with Latin letters is read. "off": None.
+    mode "auto": a query in Latin letters only is read when it looks like romanized
+    Sinhala, that is when at least ROMANIZED_SHARE of its words have a reading among the
+    index's words (an English query such as "ancient cities of Sri Lanka" does not, and
+    is searched as typed: the encoder understands English). The words with Latin letters
+    are then read, except a word the index holds as it is: in a mixed query (with Sinhala
+    letters) any such word stays ("Firefox", "COVID", "5G"); in a Latin-only query it
+    stays if the index holds it at least as often as its reading (a stray Latin "e" does
+    not stop "e" from reading as ඒ). "on": every word with Latin letters is read.
+    "off": None.
     """
     if mode not in MODES:
         raise ValueError(f"romanized must be one of {', '.join(MODES)}, not {mode!r}")
@@ -187,25 +322,35 @@ def transliterate(
     parts: list[str] = []
     alternatives: list[str] = []
     position = 0
+    latin_words = read_words = 0
     for start, end in word_spans(text):
         word = text[start:end]
         if not has_latin(word):
             continue
         found: list[str] = []
+        known: list[bool] = []
 
-        def read(match: re.Match[str], found: list[str] = found) -> str:
-            words = read_word(match.group().casefold(), vocabulary, per_word)
+        def read(match: re.Match[str], found: list[str] = found, known: list[bool] = known) -> str:
+            latin = match.group().casefold()
+            words = _search(latin, vocabulary, per_word)
+            known.append(bool(words) and latin not in ENGLISH_FUNCTION_WORDS)
+            words = words or _search(latin, None, 1) or [latin]
             found.extend(words[1:])
             return words[0]
 
         reading = _LATIN_RUN.sub(read, word)
+        latin_words += 1
+        read_words += all(known)
         held = vocabulary.count(lexical_key(word))
         if mode == "auto" and held and (mixed or held >= vocabulary.count(lexical_key(reading))):
+            read_words += not all(known)  # a word the index holds counts as understood
             continue
         parts.append(text[position:start] + reading)
         position = end
         alternatives.extend(w for w in found if w not in alternatives)
     if not parts:
+        return None
+    if mode == "auto" and not mixed and read_words < ROMANIZED_SHARE * latin_words:
         return None
     return Transliteration(normalize("".join(parts) + text[position:]), tuple(alternatives))
 

@@ -499,11 +499,23 @@ class DocumentStore:
     def vocabulary(self) -> list[tuple[str, int]]:
         """Every word of the keyword table (its lexical key) with the number of documents
         holding it, from SQLite's fts5vocab (a temporary table: nothing is written)."""
+        self._vocabulary_table()
+        return self.db.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
+
+    def held_terms(self, terms: Sequence[str]) -> set[str]:
+        """Which of `terms` (lexical keys) the keyword table holds; a look-up per term."""
+        if not terms:
+            return set()
+        self._vocabulary_table()
+        marks = ", ".join("?" * len(terms))
+        sql = f"SELECT term FROM temp.documents_vocabulary WHERE term IN ({marks})"
+        return {row[0] for row in self.db.execute(sql, list(terms))}
+
+    def _vocabulary_table(self) -> None:
         self.db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.documents_vocabulary"
             " USING fts5vocab(main, documents_fts, row)"
         )
-        return self.db.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
 
     def term_counts(self, texts: Sequence[str]) -> dict[str, int]:
         """How many of `texts` hold each keyword-table word, tokenized exactly as the table

@@ -1,8 +1,10 @@
 """Sinhala STS pairs: read and validate a CSV, and score an encoder on it.
 
 The CSV has the columns `sentence_0`, `sentence_1`, `label` (a similarity in [0, 1]),
-the format the fine-tuned encoder was trained on. A blank sentence, a label that is
-not a number in [0, 1], or a repeated pair is an error naming its row.
+the format the fine-tuned encoder was trained on. A blank sentence or a label that is
+not a number in [0, 1] is an error naming its row. Repeated pairs (real STS files have
+them, some with another label, some in the other order) are kept, as sentence-transformers'
+evaluator and trainer keep them, and counted (`repeats`) so the user is told.
 """
 
 from __future__ import annotations
@@ -28,11 +30,46 @@ class StsPair:
     label: float
 
 
+@dataclass(frozen=True)
+class Repeats:
+    """Pairs seen before in a file (after normalization): `same` repeats of an earlier
+    pair, `conflicting` of them with another label, `reversed` an earlier pair in the
+    other order."""
+
+    same: int = 0
+    conflicting: int = 0
+    reversed: int = 0
+
+    def note(self, path: str | Path) -> str | None:
+        """One line for the user, or None when nothing repeats."""
+        if not (self.same or self.reversed):
+            return None
+        return (
+            f"{path}: {self.same} repeated pair(s) ({self.conflicting} with another label) and"
+            f" {self.reversed} pair(s) repeated in the other order; all are used, as"
+            " sentence-transformers uses them"
+        )
+
+
+def repeats(pairs: list[StsPair]) -> Repeats:
+    """How many pairs repeat an earlier one, exactly or in the other order."""
+    labels: dict[tuple[str, str], float] = {}
+    same = conflicting = flipped = 0
+    for pair in pairs:
+        key = (pair.sentence_0, pair.sentence_1)
+        if key in labels:
+            same += 1
+            conflicting += labels[key] != pair.label
+        elif (pair.sentence_1, pair.sentence_0) in labels:
+            flipped += 1
+        labels.setdefault(key, pair.label)
+    return Repeats(same, conflicting, flipped)
+
+
 def read_sts_pairs(path: str | Path) -> list[StsPair]:
     """Validated pairs from a CSV file; CorpusError names the file and row of a bad one."""
     check_corpus_file(path)
     pairs: list[StsPair] = []
-    seen: dict[tuple[str, str], int] = {}
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -53,10 +90,6 @@ def read_sts_pairs(path: str | Path) -> list[StsPair]:
                 ) from None
             if not 0.0 <= label <= 1.0:
                 raise CorpusError(f"{path}:{line}: label {label} is outside [0, 1]")
-            key = (s0, s1)
-            if key in seen:
-                raise CorpusError(f"{path}:{line}: repeats the pair of line {seen[key]}")
-            seen[key] = line
             pairs.append(StsPair(s0, s1, label))
     if len(pairs) < 2:
         raise CorpusError(f"{path}: needs at least two pairs")
@@ -84,9 +117,12 @@ def ranks(values: np.ndarray) -> np.ndarray:
 
 
 def sts_cosines(encoder: Any, pairs: list[StsPair]) -> np.ndarray:
-    """The encoder's cosine similarity of each pair."""
-    first = encoder.encode_documents([p.sentence_0 for p in pairs])
-    second = encoder.encode_documents([p.sentence_1 for p in pairs])
+    """The encoder's cosine similarity of each pair.
+
+    Both sentences get the query prompt: similarity is symmetric, and e5-style models ask
+    for "query: " on both sides of such tasks (a model without prompts gets none)."""
+    first = encoder.encode_queries([p.sentence_0 for p in pairs])
+    second = encoder.encode_queries([p.sentence_1 for p in pairs])
     return (first * second).sum(axis=1).astype(np.float64)
 
 

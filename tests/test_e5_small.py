@@ -121,6 +121,12 @@ def test_readme_query_puts_a_historic_place_first(with_models: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     hits = [json.loads(line) for line in result.output.splitlines()]
     assert hits[0]["metadata"]["topic"] == "history"
+    # English over the Sinhala corpus: searched as typed (not read as Singlish), by meaning.
+    result = run("query", "ancient cities of Sri Lanka", "-k", "5", "--json")
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert all(h["transliteration"] is None for h in hits)
+    found = {h["metadata"]["id"] for h in hits}
+    assert {"history-01", "history-05"} <= found  # Anuradhapura and Polonnaruwa
 
 
 def test_default_model_is_e5_small_installed_on_first_use(

@@ -311,3 +311,35 @@ def test_lexical_mode_without_a_loaded_model_has_no_cosine(tmp_path: Path, tiny_
     Index.create(tmp_path / "ix", encoder=tiny_encoder).add(["කොළඹ වරාය", "ලංකාව"])
     (hit,) = Index.open(tmp_path / "ix").search("වරාය", mode="lexical")
     assert hit.cosine is None
+
+
+def test_keyword_weight_is_the_squared_share_of_words_the_index_holds() -> None:
+    from sisearch.search import keyword_weight, rank_for_mode
+
+    assert keyword_weight(["a", "b"], {"a", "b"}) == 1.0
+    assert keyword_weight(["a", "b", "c", "d"], {"a"}) == 1 / 16
+    assert keyword_weight([], set()) == 0.0
+    dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    lexical = [(3, 9.0), (2, 5.0)]
+    assert [d for d, _, _ in rank_for_mode("hybrid", dense, lexical, 0.0)] == [1, 2, 3]
+    assert next(d for d, _, _ in rank_for_mode("hybrid", dense, lexical, 1.0)) != 1
+
+
+def test_a_query_whose_words_the_index_lacks_ranks_mostly_by_meaning(
+    tmp_path, tiny_encoder
+) -> None:
+    from sisearch.corpus import read_corpus
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
+    index.add([Document("ශ්‍රී ලංකාව 1948 දී නිදහස ලැබීය."), Document("කොළඹ වරාය 1948")])
+    index.add(read_corpus(CORPUS_JSONL))
+    query = "independence in 1948"  # one word of three held: keyword weight 1/9
+
+    def ids(mode: str) -> list[int]:
+        return [h.doc_id for h in index.search(query, 100, mode=mode, romanized="off")]
+
+    sides = {"dense": ids("dense"), "lexical": ids("lexical")}
+    assert len(sides["lexical"]) == 3  # the two above and the sample's 1948 passage
+    expected = reciprocal_rank_fusion(sides, weights={"lexical": 1 / 9})
+    hybrid = index.search(query, 10, mode="hybrid", romanized="off")
+    assert [h.doc_id for h in hybrid] == [d for d, _, _ in expected[:10]]

@@ -87,6 +87,22 @@ def test_sinhala_queries_and_off_are_untouched() -> None:
     assert is_romanized("sri lankawe 2024") and not is_romanized("ශ්‍රී lankawe")
 
 
+def test_english_queries_are_searched_as_typed_in_auto_mode() -> None:
+    # Sinhala words that some English words happen to read as: තේ (tea) for "the", ඉන්
+    # for "in", ඊට for "it", වැසි (rain) for "was", ශ්‍රී ලංකා for "Sri Lanka".
+    words = vocabulary("තේ", "ඉන්", "ඊට", "වැසි", "ශ්‍රී", "ලංකා", "ලංකාවේ", "ඓතිහාසික", "ස්ථාන")
+    for english in (
+        "ancient cities of Sri Lanka",
+        "the rain in the hills",
+        "It was the tea",
+    ):
+        assert transliterate(english, words) is None, english
+    reading = transliterate("sri lankawe aithihasika sthana", words)
+    assert reading is not None and reading.text == "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
+    assert transliterate("sri lanka", words).text == "ශ්‍රී ලංකා"
+    assert transliterate("the rain in the hills", words, mode="on") is not None
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory, tiny_encoder) -> Index:
     index = Index.create(tmp_path_factory.mktemp("roman") / "ix", encoder=tiny_encoder)
