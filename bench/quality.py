@@ -368,8 +368,8 @@ def main() -> None:
     parser.add_argument(
         "--tasks",
         nargs="+",
-        default=["en-si", "article", "sample", "sts"],
-        choices=["en-si", "article", "sample", "sts"],
+        default=["en-si", "article", "sample", "singlish", "sts"],
+        choices=["en-si", "article", "sample", "singlish", "sts"],
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
