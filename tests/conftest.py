@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ from click.testing import CliRunner
 from sisearch.cli import cli
 from sisearch.devmodel import build_encoder
 
-# Tests never share encoder exports through the user's cache (tests of the cache set their own).
+# Tests never share encoder exports through the user's cache (tests of the cache set their own),
+# and nothing a test installs (a default model) lands in the user's ~/.cache.
 os.environ["SISEARCH_CACHE_DIR"] = "off"
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sisearch-test-cache-")
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora" / "sinhala_passages.txt"
