@@ -588,7 +588,8 @@ def model_list_command(as_json: bool) -> None:
         return
     table = Table("name", "installed", "folder", "description")
     for row in rows:
-        state = "yes" if row["installed"] else ("no" if row["buildable"] else "no (needs e5 extra)")
+        needs = KNOWN[row["name"]].needs
+        state = "yes" if row["installed"] else ("no" if row["buildable"] else f"no ({needs})")
         table.add_row(row["name"], state, row["folder"], row["description"])
     _console().print(table)
 
@@ -722,8 +723,8 @@ def train_command(
     """
     from .training import TrainingConfig, train
 
-    pairs = _sts_pairs(pairs_file, quiet)
-    eval_pairs = _sts_pairs(eval_file, quiet) if eval_file else None
+    pairs, _ = _sts_pairs(pairs_file, quiet)
+    eval_pairs = _sts_pairs(eval_file, quiet)[0] if eval_file else None
     config = TrainingConfig(**hyperparameters)
     with _steps_progress(quiet) as progress:
         result = train(base, pairs, out, config, eval_pairs, progress)
@@ -788,12 +789,12 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
       sisearch eval sts corpora/sts_test.csv --model models/si-sts
     """
     from .encoder import load_encoder
-    from .sts import repeats, score_sts, sts_cosines
+    from .sts import score_sts, sts_cosines
 
-    pairs = _sts_pairs(pairs_file, as_json)
+    pairs, repeated = _sts_pairs(pairs_file, as_json)
     encoder = load_encoder(model)
     scores = score_sts(encoder, pairs)
-    scores["repeated"] = float(repeats(pairs).same)
+    scores["repeated"] = float(repeated.same)
     if plot:
         from .plots import plot_sts
 
@@ -809,15 +810,17 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
     _console().print(table)
 
 
-def _sts_pairs(path: str, quiet: bool) -> list[Any]:
-    """The pairs of an STS file, saying on stderr how many repeat (all are used)."""
+def _sts_pairs(path: str, quiet: bool) -> tuple[list[Any], Any]:
+    """The pairs of an STS file and their `Repeats`, saying on stderr how many repeat (all
+    are used)."""
     from .sts import read_sts_pairs, repeats
 
     pairs = read_sts_pairs(path)
-    note = repeats(pairs).note(path)
+    repeated = repeats(pairs)
+    note = repeated.note(path)
     if note and not quiet:
         click.echo(f"Note: {note}", err=True)
-    return pairs
+    return pairs, repeated
 
 
 def _import_embeddings(path: Path, location: Path, model: str | None, quiet: bool) -> None:

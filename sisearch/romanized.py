@@ -334,16 +334,17 @@ def transliterate(
             latin = match.group().casefold()
             words = _search(latin, vocabulary, per_word)
             known.append(bool(words) and latin not in ENGLISH_FUNCTION_WORDS)
-            words = words or _search(latin, None, 1) or [latin]
+            words = words or _rule_reading(latin)
             found.extend(words[1:])
             return words[0]
 
         reading = _LATIN_RUN.sub(read, word)
-        latin_words += 1
-        read_words += all(known)
         held = vocabulary.count(lexical_key(word))
-        if mode == "auto" and held and (mixed or held >= vocabulary.count(lexical_key(reading))):
-            read_words += not all(known)  # a word the index holds counts as understood
+        stays = bool(held) and mode == "auto"
+        stays = stays and (mixed or held >= vocabulary.count(lexical_key(reading)))
+        latin_words += 1
+        read_words += stays or all(known)  # a word the index holds counts as understood
+        if stays:
             continue
         parts.append(text[position:start] + reading)
         position = end
@@ -358,9 +359,11 @@ def transliterate(
 def read_word(latin: str, vocabulary: Vocabulary, limit: int) -> list[str]:
     """The `limit` best Sinhala words of the vocabulary for one romanized word, best first;
     the best rule-only reading if the vocabulary has none."""
-    found = _search(latin, vocabulary, limit)
-    if found:
-        return found
+    return _search(latin, vocabulary, limit) or _rule_reading(latin)
+
+
+def _rule_reading(latin: str) -> list[str]:
+    """The best reading by the spelling rules alone (the Latin itself if there is none)."""
     return _search(latin, None, 1) or [latin]
 
 
