@@ -31,7 +31,7 @@ DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "sinhala_p
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> object:
-    """A Unigram tokenizer wrapped as XLMRobertaTokenizerFast, normalizing like XLM-R's."""
+    """A Unigram tokenizer with XLM-R's special tokens, normalizing like XLM-R's."""
     from tokenizers import (
         Regex,
         Tokenizer,
@@ -39,10 +39,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> object:
         models,
         normalizers,
         pre_tokenizers,
-        processors,
         trainers,
     )
-    from transformers import XLMRobertaTokenizerFast
+
+    from .unigram_tokenizer import as_transformers_tokenizer
 
     tokenizer = Tokenizer(models.Unigram())
     tokenizer.normalizer = normalizers.Sequence(
@@ -58,22 +58,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> object:
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, unk_token="<unk>"
     )
     tokenizer.train_from_iterator(texts, trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>",
-        pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", 0), ("</s>", 2)],
-    )
-    return XLMRobertaTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_max_length=512,
-    )
+    return as_transformers_tokenizer(tokenizer, 0, 2, model_max_length=512)
 
 
 def build_encoder(

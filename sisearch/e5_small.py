@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelLoadError
+from .unigram_tokenizer import as_transformers_tokenizer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -245,9 +246,7 @@ def tokenizer(parsed: E5File) -> Any:
         models,
         normalizers,
         pre_tokenizers,
-        processors,
     )
-    from transformers import PreTrainedTokenizerFast
 
     removed, spaced, rules = [], [], []
     for char, replacement in sorted(parsed.character_map.items()):
@@ -271,23 +270,7 @@ def tokenizer(parsed: E5File) -> Any:
     core.normalizer = normalizers.Sequence(steps)
     core.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     core.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    core.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>",
-        pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", ids["bos"]), ("</s>", ids["eos"])],
-    )
-    # Not XLMRobertaTokenizerFast: transformers 5 rebuilds its pipeline and drops the normalizer.
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_max_length=MAX_SEQ_LENGTH,
-    )
+    return as_transformers_tokenizer(core, ids["bos"], ids["eos"], MAX_SEQ_LENGTH)
 
 
 def _character_class(chars: list[str]) -> str:
