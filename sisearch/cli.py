@@ -28,7 +28,7 @@ from .corpus import STDIN, Document, require_passages, source_name
 from .documents import LEGACY_FONTS, SPLITS, ReadOptions, ReadReport, read_path
 from .documents.files import reader_of
 from .documents.reading import DOCUMENT_READERS
-from .errors import IndexNotFound, InvalidIndexName, SisearchError
+from .errors import CorpusError, IndexNotFound, InvalidIndexName, SisearchError
 from .index import MODES, AddResult, Hit, Index
 from .known_models import DEFAULT_MODEL, KNOWN, default_model, install, missing_default
 from .lexical import match_spans, query_terms, snippet
@@ -289,7 +289,12 @@ def index_command(
     reports = {path: ReadReport() for path in paths}
     held: dict[str, Iterator[Document]] = {}
     for path in paths:
-        documents = require_passages(read_path(path, options, reports[path]), path)
+        try:
+            documents = require_passages(read_path(path, options, reports[path]), path)
+        except CorpusError:  # name the files that were skipped before saying none was read
+            for failure in reports[path].failed:
+                click.echo(f"Skipped {failure}", err=True)
+            raise
         if path == STDIN or _holds_passages(path):
             held[path] = documents
         else:
@@ -345,20 +350,23 @@ def index_command(
                 report = reports[path] = ReadReport()
                 documents = read_path(path, options, report)
             started = time.perf_counter()
-            with _progress(path, _count_lines(path, options.split), quiet) as advance:
-                if sync:
-                    folder = Path(path).is_dir()
-                    result = index.sync(
-                        documents,
-                        None if folder else source_name(path),
-                        batch_size=batch_size,
-                        progress=advance,
-                        gone=_gone_sources(index, path) if folder else (),
-                    )
-                else:
-                    result = index.add(documents, batch_size=batch_size, progress=advance)
-            for failure in report.failed:
-                click.echo(f"Skipped {failure}", err=True)
+            try:
+                with _progress(path, _count_lines(path, options.split), quiet) as advance:
+                    if sync:
+                        folder = Path(path).is_dir()
+                        result = index.sync(
+                            documents,
+                            None if folder else source_name(path),
+                            batch_size=batch_size,
+                            progress=advance,
+                            folder=path if folder else None,
+                            report=report,
+                        )
+                    else:
+                        result = index.add(documents, batch_size=batch_size, progress=advance)
+            finally:  # before any error the failures caused ("no non-blank passages")
+                for failure in report.failed:
+                    click.echo(f"Skipped {failure}", err=True)
             if not quiet:
                 click.echo(_summary(path, result, time.perf_counter() - started, report))
                 for note in result.notes:
@@ -693,41 +701,68 @@ def eval_retrieval_command(
     type=click.Path(dir_okay=False),
     help="STS pairs to score the model on before and after training.",
 )
-@click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
-@click.option("--learning-rate", default=5e-5, show_default=True, type=click.FloatRange(min=0))
-@click.option("--weight-decay", default=0.01, show_default=True, type=click.FloatRange(min=0))
-@click.option("--warmup-steps", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--max-grad-norm", default=1.0, show_default=True, type=click.FloatRange(min=0))
-@click.option("--max-seq-length", default=128, show_default=True, type=click.IntRange(min=8))
-@click.option("--seed", default=42, show_default=True, type=int)
+@click.option(
+    "--recipe",
+    type=click.Choice(["sisearch", "seed"]),
+    default="sisearch",
+    show_default=True,
+    help="sisearch: CoSENT, word embeddings frozen, measured to help a real encoder;"
+    " seed: the seed encoder's own CosineSimilarityLoss recipe. Options below override it.",
+)
+@click.option("--epochs", type=click.IntRange(min=1))
+@click.option("--batch-size", type=click.IntRange(min=1))
+@click.option("--learning-rate", type=click.FloatRange(min=0))
+@click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--warmup-steps", type=click.IntRange(min=0))
+@click.option("--max-grad-norm", type=click.FloatRange(min=0))
+@click.option("--max-seq-length", type=click.IntRange(min=8))
+@click.option("--seed", type=int)
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many steps.")
+@click.option("--loss", type=click.Choice(["cosent", "cosine-mse"]))
+@click.option(
+    "--keep-base",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Share of the base model's weights mixed back in after training (WiSE-FT).",
+)
+@click.option(
+    "--freeze-embeddings/--train-embeddings",
+    default=None,
+    help="Keep the word embeddings as they are (the sisearch recipe) or train them (seed).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def train_command(
     pairs_file: str,
     base: str,
     out: str,
     eval_file: str | None,
+    recipe: str,
     quiet: bool,
-    **hyperparameters: Any,
+    **overrides: Any,
 ) -> None:
-    """Fine-tune an encoder on Sinhala STS pairs (the seed model's recipe by default).
+    """Fine-tune an encoder on Sinhala STS pairs.
 
     PAIRS.csv has the columns sentence_0, sentence_1, label (in [0, 1]).
-    Defaults: CosineSimilarityLoss, batch 4, 1 epoch, learning rate 5e-5, AdamW,
-    linear schedule without warmup, seed 42, max_seq_length 128.
+    Recipe sisearch (default): CoSENT loss, word embeddings frozen, batch 16, 4 epochs,
+    learning rate 5e-5, then the weights averaged half-way back to the base model's (keeps
+    what it knew of other languages). Recipe seed: CosineSimilarityLoss, batch 4, 1 epoch, learning
+    rate 5e-5, every weight trained. Both: AdamW, linear schedule without warmup, seed 42,
+    max_seq_length 128.
 
     \b
-      sisearch train corpora/sts_train.csv --base ./models/base --out models/si-sts \\
+      sisearch train corpora/sts_train.csv --base e5-small --out models/si-sts \\
           --eval corpora/sts_test.csv
     """
-    from .training import TrainingConfig, train
+    import dataclasses
+
+    from .training import RECIPES, train
 
     pairs, _ = _sts_pairs(pairs_file, quiet)
     eval_pairs = _sts_pairs(eval_file, quiet)[0] if eval_file else None
-    config = TrainingConfig(**hyperparameters)
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    config = dataclasses.replace(RECIPES[recipe], **chosen)
+    label = recipe if not chosen else f"{recipe}, with {', '.join(sorted(chosen))} changed"
     with _steps_progress(quiet) as progress:
-        result = train(base, pairs, out, config, eval_pairs, progress)
+        result = train(base, pairs, out, config, eval_pairs, progress, recipe=label)
     if not quiet:
         text = f"Wrote {result.out}: {result.steps} steps on {result.train_pairs} pairs"
         text += f", final loss {result.final_loss:.4f}"
@@ -780,10 +815,21 @@ def _steps_progress(quiet: bool) -> Iterator[Callable[[int, int, float], None] |
     type=click.Path(dir_okay=False),
     help="Also write a PNG: cosine distributions of similar and dissimilar pairs.",
 )
-def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | None) -> None:
+@click.option(
+    "--as-written",
+    is_flag=True,
+    help="Embed the sentences exactly as written (sentence-transformers'"
+    " EmbeddingSimilarityEvaluator's number, given the query prompt), not normalized as"
+    " sisearch embeds text.",
+)
+def eval_sts_command(
+    pairs_file: str, model: str, as_json: bool, plot: str | None, as_written: bool
+) -> None:
     """Pearson and Spearman correlation of an encoder's cosine with STS labels.
 
-    PAIRS.csv has the columns sentence_0, sentence_1, label (in [0, 1]).
+    PAIRS.csv has the columns sentence_0, sentence_1, label (in [0, 1]). Both sentences
+    get the model's query prompt and, unless --as-written, sisearch's normalization
+    (canonical ZWJ spellings, NFC, single spaces), as an index embeds text.
 
     \b
       sisearch eval sts corpora/sts_test.csv --model models/si-sts
@@ -791,15 +837,15 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
     from .encoder import load_encoder
     from .sts import score_sts, sts_cosines
 
-    pairs, repeated = _sts_pairs(pairs_file, as_json)
+    pairs, repeated = _sts_pairs(pairs_file, as_json, as_written)
     encoder = load_encoder(model)
-    scores = score_sts(encoder, pairs)
+    scores = score_sts(encoder, pairs, as_written)
     scores["repeated"] = float(repeated.same)
     if plot:
         from .plots import plot_sts
 
         title = f"{Path(model).name}: Spearman {scores['spearman']:.3f} on {Path(pairs_file).name}"
-        plot_sts(sts_cosines(encoder, pairs), [p.label for p in pairs], plot, title)
+        plot_sts(sts_cosines(encoder, pairs, as_written), [p.label for p in pairs], plot, title)
     if as_json:
         click.echo(json.dumps({"model": model, **scores}))
         return
@@ -810,16 +856,23 @@ def eval_sts_command(pairs_file: str, model: str, as_json: bool, plot: str | Non
     _console().print(table)
 
 
-def _sts_pairs(path: str, quiet: bool) -> tuple[list[Any], Any]:
-    """The pairs of an STS file and their `Repeats`, saying on stderr how many repeat (all
-    are used)."""
-    from .sts import read_sts_pairs, repeats
+def _sts_pairs(path: str, quiet: bool, as_written: bool = False) -> tuple[list[Any], Any]:
+    """The pairs of an STS file and their `Repeats`, saying on stderr how many repeat and
+    how many have a blank sentence (all are used)."""
+    from .sts import blank_pairs, read_sts_pairs, repeats
 
-    pairs = read_sts_pairs(path)
+    pairs = read_sts_pairs(path, as_written)
     repeated = repeats(pairs)
     note = repeated.note(path)
     if note and not quiet:
         click.echo(f"Note: {note}", err=True)
+    blank = blank_pairs(pairs)
+    if blank and not quiet:
+        click.echo(
+            f"Note: {path}: {blank} pair(s) with a blank sentence; used as they are, as"
+            " sentence-transformers uses them",
+            err=True,
+        )
     return pairs, repeated
 
 
@@ -1087,6 +1140,27 @@ def rebuild_command(
     type=click.IntRange(1, 64),
     help="Worker processes (each holds its own copy of the indexes it serves).",
 )
+@click.option(
+    "--limit-concurrency",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Connections a worker holds at once; more are answered 503 at once.",
+)
+@click.option(
+    "--timeout-keep-alive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Seconds an idle kept-alive connection stays open.",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a request body may go without a byte before it is refused (408).",
+)
 def serve_command(
     index_dir: Path,
     host: str,
@@ -1095,6 +1169,9 @@ def serve_command(
     read_only: bool,
     cors_origins: tuple[str, ...],
     workers: int,
+    limit_concurrency: int,
+    timeout_keep_alive: int,
+    body_timeout: float,
 ) -> None:
     """Serve the indexes over HTTP: a Sinhala search page, a JSON API and its docs at /docs.
 
@@ -1112,7 +1189,7 @@ def serve_command(
             " pip install 'sisearch[serve]'"
         ) from None
     _check_can_listen(host, port)
-    settings = Settings(index_dir, token or None, read_only, cors_origins)
+    settings = Settings(index_dir, token or None, read_only, cors_origins, body_timeout)
     access = "read-write (token required)" if settings.writable else "read-only"
     click.echo(
         f"Serving {index_dir} at http://{host}:{port} ({access}); API docs at /docs", err=True
@@ -1121,14 +1198,23 @@ def serve_command(
         click.echo(
             "Note: the token travels in plain HTTP; put a TLS reverse proxy in front.", err=True
         )
+    limits = {
+        "limit_concurrency": limit_concurrency,
+        "timeout_keep_alive": timeout_keep_alive,
+        # Request lines up to 1 MiB reach the application, which answers a long URL with
+        # its JSON 414 (h11's default, 16 KiB, is a plain-text 400 from uvicorn).
+        "h11_max_incomplete_event_size": 1024 * 1024,
+        "log_level": "warning",
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, **limits)
         return
     os.environ.update(
         SISEARCH_INDEX_DIR=str(index_dir),
         SISEARCH_TOKEN=token or "",
         SISEARCH_READ_ONLY="1" if read_only else "0",
         SISEARCH_CORS_ORIGINS=",".join(cors_origins),
+        SISEARCH_BODY_TIMEOUT=str(body_timeout),
     )
     uvicorn.run(
         "sisearch.serve.app:create_app",
@@ -1136,7 +1222,7 @@ def serve_command(
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        **limits,
     )
 
 
@@ -1247,12 +1333,6 @@ def _files_summary(path: str, report: ReadReport) -> str:
 def _holds_passages(path: str) -> bool:
     """Whether reading `path` ahead keeps its reader: a folder, or a parsed document."""
     return Path(path).is_dir() or reader_of(path) in DOCUMENT_READERS
-
-
-def _gone_sources(index: Index, folder: str) -> list[str]:
-    """Sources under a synced folder whose files no longer exist."""
-    prefix = os.path.join(source_name(folder), "")
-    return [s for s, _ in index.store.sources() if s.startswith(prefix) and not Path(s).exists()]
 
 
 def _count_lines(path: str, split: str = "line") -> int | None:

@@ -8,12 +8,14 @@ as ordinary parameters, so no filter can inject SQL.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidQuery
+from .text import lone_surrogate
 
 COLUMNS = {"source", "line"}
 _OPERATORS = {
@@ -32,6 +34,9 @@ _CONDITION = re.compile(
     re.VERBOSE,
 )
 _AND = re.compile(r"and\s", re.IGNORECASE)
+MAX_CONDITIONS = 32
+MAX_VALUES = 1000  # in one {field: [values]} condition
+_INT64 = (-(2**63), 2**63 - 1)
 
 Value = str | int | float
 
@@ -89,7 +94,9 @@ def parse_where(text: str) -> Filter:
             value = match["single"].replace("''", "'")
         else:
             value = match["double"].replace('""', '"')
-        conditions.append(Condition(match["field"], _OPERATORS[match["op"]], value))
+        conditions.append(_checked(Condition(match["field"], _OPERATORS[match["op"]], value)))
+        if len(conditions) > MAX_CONDITIONS:
+            raise InvalidQuery(f"a filter has at most {MAX_CONDITIONS} conditions")
         position = match.end()
         if position >= len(text):
             return Filter(tuple(conditions))
@@ -110,12 +117,32 @@ def as_filter(where: str | Mapping[str, Any] | Filter | None) -> Filter | None:
         if '"' in field or not field:
             raise InvalidQuery(f"invalid filter field {field!r}")
         if isinstance(value, (list, tuple, set)):
-            conditions.append(Condition(field, "in", tuple(value)))
+            if len(value) > MAX_VALUES:
+                raise InvalidQuery(f"filter field {field!r} has more than {MAX_VALUES} values")
+            if not all(isinstance(v, (str, int, float)) for v in value):
+                raise InvalidQuery(f"filter values for {field!r} must be text or numbers")
+            conditions.append(_checked(Condition(field, "in", tuple(value))))
         elif isinstance(value, (str, int, float)):
-            conditions.append(Condition(field, "=", value))
+            conditions.append(_checked(Condition(field, "=", value)))
         else:
             raise InvalidQuery(f"filter value for {field!r} must be text, a number or a list")
+        if len(conditions) > MAX_CONDITIONS:
+            raise InvalidQuery(f"a filter has at most {MAX_CONDITIONS} conditions")
     return Filter(tuple(conditions))
+
+
+def _checked(condition: Condition) -> Condition:
+    """The condition, if SQLite can bind its field and values; InvalidQuery otherwise."""
+    values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+    found = lone_surrogate(condition.field) or lone_surrogate(list(values))
+    if found:
+        raise InvalidQuery(f"the filter holds a lone surrogate ({found}), which is not text")
+    for value in values:
+        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise InvalidQuery(f"filter number {value} is outside the 64-bit integer range")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidQuery(f"filter number {value} is not a finite number")
+    return condition
 
 
 def _path(field: str) -> str:

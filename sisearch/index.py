@@ -9,13 +9,14 @@ read-only folder can be searched.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from .search import (
     hybrid_candidates,
     keyword_weight,
     rank_for_mode,
+    typed_words_first,
 )
 from .state import IndexState
 from .store import DATABASE_FILE, DocumentStore
@@ -43,11 +45,15 @@ from .text import (
     NORMALIZATION_VERSION,
     NORMALIZATION_VERSIONS,
     has_content,
+    lone_surrogate,
     normalize,
     repair_mojibake,
 )
 from .vectors import AUTO, IVF, VECTORS_FILE, VectorIndex, choose_kind
 from .writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
+
+if TYPE_CHECKING:
+    from .documents.reading import ReadReport
 
 # IVF cells are trained on up to this many stored embeddings (FAISS wants 39+ per cell).
 TRAINING_ROWS = 200_000
@@ -109,6 +115,8 @@ class Index:
         self.store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
         self._encoder: TextEncoder | None = None
         self._reference: Encoder | None = None
+        # Another Index's engine lent to this one (a server's write): never closed here.
+        self._borrowed_encoder = False
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
         self._lock = WriterLock(path)
@@ -227,11 +235,15 @@ class Index:
         model: str | None = None,
         encoder: Encoder | None = None,
         mmap: bool = False,
+        borrow_encoder: TextEncoder | None = None,
     ) -> Index:
         """Open an existing index. The model is loaded on first use unless given here.
 
         mmap: map the vector file into memory instead of reading it (large indexes;
         searches only: a write reads it normally).
+
+        borrow_encoder: the `encoder` of another open Index of the same folder, used as it
+        is and never closed by this one (its owner may still be searching with it).
 
         A model given here (by name or as a loaded Encoder) is checked against the
         index's fingerprint at once: ModelMismatch if it would embed differently.
@@ -244,12 +256,11 @@ class Index:
                 " unknown to this sisearch; upgrade sisearch"
             )
         index = cls(path, manifest)
-        index._mmap = mmap
-        if index.store.needs_upgrade:  # an index from an older sisearch: upgraded once
-            with index._writing():
-                pass
+        index._mmap = mmap  # an older schema is read as it is; its next write upgrades it
         if encoder is not None or model is not None:
             index._reference = index._checked_reference(model, encoder)
+        if borrow_encoder is not None:
+            index._encoder, index._borrowed_encoder = borrow_encoder, True
         return index
 
     def normalize(self, text: str) -> str:
@@ -320,6 +331,7 @@ class Index:
             writer.check_encoder_kind(spec.engine, spec.note)
             self.manifest = self.state.update(lambda m: m.with_encoder(spec))
             self._encoder, self._reference = engine, reference
+            self._borrowed_encoder = False
             return spec
 
     # Writing: each holds the writer lock throughout (IndexBusy if another process has it).
@@ -344,16 +356,20 @@ class Index:
         *,
         batch_size: int | None = None,
         progress: ProgressCallback | None = None,
+        atomic: bool = False,
     ) -> AddResult:
         """Add passages (strings or Documents); returns what was added.
 
         A passage already in the index from the same source is skipped (its line
         number updated if it moved), and a chunk whose text is already stored reuses
         its embedding, so re-adding a corpus encodes nothing. `progress` is called
-        with the number of passages handled after each group.
+        with the number of passages handled after each group. Passages are committed in
+        groups of 256, so an interrupted run keeps what it finished; `atomic` commits
+        them in one transaction, all or none (they are held in memory: for a request's
+        worth, not a corpus).
         """
         with self._writing() as writer:
-            return writer.add(items, batch_size, progress)
+            return writer.add(items, batch_size, progress, atomic=atomic)
 
     def sync(
         self,
@@ -362,20 +378,26 @@ class Index:
         *,
         batch_size: int | None = None,
         progress: ProgressCallback | None = None,
-        gone: Sequence[str] = (),
+        folder: str | os.PathLike[str] | None = None,
+        report: ReadReport | None = None,
     ) -> AddResult:
         """Make the index hold exactly `items` for `source` (say, a file's current passages).
 
         New passages are added, passages no longer there are deleted, unchanged ones
         are left alone and not re-encoded. Every item must come from `source` (for a
         file, `sisearch.corpus.source_name(path)`, its resolved path); with no `source`,
-        every source the items come from is synced (the files of a folder), and sources
-        they do not mention are left alone, but for the `gone` ones (files deleted from
-        a synced folder), whose passages are all deleted. Interrupted, it leaves extra
+        every source the items come from is synced.
+
+        A folder's read (`read_path(folder)`, or its items with `folder` and `report`
+        given): a file deleted from the folder, or read with no passage, loses its
+        passages; a file that could not be read this time (named in `report.failed`)
+        keeps them, and other sources are left alone. Interrupted, it leaves extra
         passages at worst; running it again finishes it.
         """
+        folder = folder if folder is not None else getattr(items, "folder", None)
+        report = report if report is not None else getattr(items, "report", None)
         with self._writing() as writer:
-            return writer.sync(items, source, batch_size, progress, gone)
+            return writer.sync(items, source, batch_size, progress, folder, report)
 
     def import_embeddings(
         self, path: str | Path, *, progress: ProgressCallback | None = None
@@ -497,12 +519,20 @@ class Index:
             raise InvalidQuery(
                 f"romanized must be one of {', '.join(ROMANIZED_MODES)}, not {romanized!r}"
             )
+        for query in queries:
+            if found := lone_surrogate(query):
+                raise InvalidQuery(f"the query holds a lone surrogate ({found}), which is not text")
         queries = [repair_mojibake(query)[0] for query in queries]  # pasted mojibake too
         for query in queries:
             if not has_content(self.normalize(query)):
                 raise InvalidQuery("the query is empty")
         if not queries:
             return []
+        if mode == "lexical" and not self.store.has_keyword_table:
+            raise InvalidQuery(
+                f"Index {self.path} was made by an older sisearch and has no keyword table"
+                " yet; its next write adds one (for instance `sisearch rebuild`)"
+            )
         readings = [self._transliterate(query, romanized, raw_fts) for query in queries]
         searched = [query if r is None else r.text for query, r in zip(queries, readings)]
         if cosine is None:
@@ -538,9 +568,14 @@ class Index:
             for i, text in enumerate(searched):
                 terms = query_terms(text)
                 weights[i] = keyword_weight(terms, self.store.held_terms(terms))
-        ranked = [
-            rank_for_mode(mode, d, lx, w)[:limit] for d, lx, w in zip(dense, lexical, weights)
-        ]
+        ranked = [rank_for_mode(mode, d, lx, w) for d, lx, w in zip(dense, lexical, weights)]
+        if mode == "hybrid" and not raw_fts:
+            for i, reading in enumerate(readings):
+                if reading is not None and ranked[i]:
+                    terms = query_terms(reading.text)
+                    holding = self.store.holding_all(terms, [r[0] for r in ranked[i]])
+                    ranked[i] = typed_words_first(ranked[i], holding)
+        ranked = [hits[:limit] for hits in ranked]
         documents = self.store.get_documents([r[0] for hits in ranked for r in hits])
         cosines: list[dict[int, float]] = [{} for _ in queries]
         if embeddings is not None:
@@ -674,7 +709,7 @@ class Index:
         self._lock.release()
         self.store.close()
         close_encoder = getattr(self._encoder, "close", None)
-        if close_encoder is not None:
+        if close_encoder is not None and not self._borrowed_encoder:
             close_encoder()
 
     def __enter__(self) -> Index:

@@ -155,6 +155,7 @@ def _export_graph(
             model.to(device)
         release_memory()
         if precision == "int8":
+            onnxruntime_offline()
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             with _root_logger_quiet():  # it logs a "consider pre-processing" notice on root
@@ -171,7 +172,7 @@ def _save_optimized(model_file: Path) -> None:
     """Replace the graph with the one ONNX Runtime makes of it at its extended level
     (constant folding, fusions; nothing specific to this CPU), so each query process
     skips that work when it loads (about 0.05 s of a 0.5 s cold query). Best effort."""
-    import onnxruntime as ort
+    ort = onnxruntime_offline()
 
     optimized = model_file.with_name(model_file.name + ".optimized")
     options = ort.SessionOptions()
@@ -241,9 +242,22 @@ MAX_WORKER_SESSIONS = 4
 _local = threading.local()
 
 
+def onnxruntime_offline() -> Any:
+    """The onnxruntime module with its telemetry off: by default a session's creation may
+    look up Microsoft's telemetry host (a DNS query seen from `sisearch index` with
+    onnxruntime 1.32), and sisearch reaches no network unless asked to download a model."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime as ort
+
+    disable = getattr(ort, "disable_telemetry_events", None)
+    if disable is not None:
+        disable()
+    return ort
+
+
 def _session(model_file: Path, threads: int = 0) -> Any:
     """An ONNX Runtime CPU session of the export (`threads` 0: one per core)."""
-    import onnxruntime as ort
+    ort = onnxruntime_offline()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

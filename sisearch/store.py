@@ -114,6 +114,11 @@ class DocumentStore:
     def needs_upgrade(self) -> bool:
         return self.schema_version < SCHEMA_VERSION
 
+    @property
+    def has_keyword_table(self) -> bool:
+        """False for an index from before schema 2, read as it is until its next write."""
+        return self.schema_version >= 2
+
     def upgrade(self) -> None:
         """WAL mode and schema migrations; only for the holder of the index's writer lock."""
         try:
@@ -384,7 +389,10 @@ class DocumentStore:
         """(document id, BM25 score; higher is better) of the best FTS5 matches, filtered in SQL.
 
         `match` is an FTS5 expression; a malformed one (from --raw-fts) is InvalidQuery.
+        None found in an index without a keyword table yet.
         """
+        if not self.has_keyword_table:
+            return []
         if where is None:
             # Without a filter, skip the join: it would touch every matching row before the sort.
             sql = (
@@ -406,6 +414,22 @@ class DocumentStore:
         except sqlite3.OperationalError as e:
             raise InvalidQuery(f"invalid full-text query {match!r} ({e})") from None
         return [(int(doc_id), float(score)) for doc_id, score in rows]
+
+    def holding_all(self, terms: Sequence[str], doc_ids: Sequence[int]) -> set[int]:
+        """Which of `doc_ids` hold every one of `terms` (lexical keys), by the keyword table."""
+        if not terms or not doc_ids or not self.has_keyword_table:
+            return set()
+        match = " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        found: set[int] = set()
+        for part in _batches(_ints(doc_ids), 900):
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?"
+                f" AND rowid IN ({marks})",
+                [match, *part],
+            )
+            found.update(int(row[0]) for row in rows)
+        return found
 
     def chunk_ids_where(self, where: Filter) -> np.ndarray:
         """Ids of the chunks of documents that pass the filter."""
@@ -499,12 +523,14 @@ class DocumentStore:
     def vocabulary(self) -> list[tuple[str, int]]:
         """Every word of the keyword table (its lexical key) with the number of documents
         holding it, from SQLite's fts5vocab (a temporary table: nothing is written)."""
+        if not self.has_keyword_table:
+            return []
         self._vocabulary_table()
         return self.db.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
 
     def held_terms(self, terms: Sequence[str]) -> set[str]:
         """Which of `terms` (lexical keys) the keyword table holds; a look-up per term."""
-        if not terms:
+        if not terms or not self.has_keyword_table:
             return set()
         self._vocabulary_table()
         marks = ", ".join("?" * len(terms))

@@ -66,8 +66,17 @@ def repeats(pairs: list[StsPair]) -> Repeats:
     return Repeats(same, conflicting, flipped)
 
 
-def read_sts_pairs(path: str | Path) -> list[StsPair]:
-    """Validated pairs from a CSV file; CorpusError names the file and row of a bad one."""
+def blank_pairs(pairs: list[StsPair]) -> int:
+    """Pairs with a blank sentence: real STS files hold some, and sentence-transformers
+    scores and trains on them as they are, so sisearch does too (and says how many)."""
+    return sum(1 for p in pairs if not p.sentence_0 or not p.sentence_1)
+
+
+def read_sts_pairs(path: str | Path, as_written: bool = False) -> list[StsPair]:
+    """Validated pairs from a CSV file; CorpusError names the file and row of a bad one.
+
+    Sentences are normalized as an index normalizes text, unless `as_written`. A blank
+    sentence is kept (see `blank_pairs`); a bad or missing label is an error."""
     check_corpus_file(path)
     pairs: list[StsPair] = []
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -79,9 +88,9 @@ def read_sts_pairs(path: str | Path) -> list[StsPair]:
             )
         for row in reader:
             line = reader.line_num
-            s0, s1 = normalize(row["sentence_0"] or ""), normalize(row["sentence_1"] or "")
-            if not s0 or not s1:
-                raise CorpusError(f"{path}:{line}: a sentence is blank")
+            s0, s1 = row["sentence_0"] or "", row["sentence_1"] or ""
+            if not as_written:
+                s0, s1 = normalize(s0), normalize(s1)
             try:
                 label = float(row["label"])
             except (TypeError, ValueError):
@@ -116,19 +125,28 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def sts_cosines(encoder: Any, pairs: list[StsPair]) -> np.ndarray:
+def sts_cosines(encoder: Any, pairs: list[StsPair], as_written: bool = False) -> np.ndarray:
     """The encoder's cosine similarity of each pair.
 
     Both sentences get the query prompt: similarity is symmetric, and e5-style models ask
-    for "query: " on both sides of such tasks (a model without prompts gets none)."""
-    first = encoder.encode_queries([p.sentence_0 for p in pairs])
-    second = encoder.encode_queries([p.sentence_1 for p in pairs])
+    for "query: " on both sides of such tasks (a model without prompts gets none). They
+    are embedded as sisearch embeds a query (normalized), or `as_written`: exactly as
+    sentence-transformers' EmbeddingSimilarityEvaluator embeds them, given that prompt."""
+    if as_written:
+        model, prompt = encoder.model, encoder.query_prompt or None
+        first, second = (
+            model.encode(texts, prompt=prompt, normalize_embeddings=True, convert_to_numpy=True)
+            for texts in ([p.sentence_0 for p in pairs], [p.sentence_1 for p in pairs])
+        )
+    else:
+        first = encoder.encode_queries([p.sentence_0 for p in pairs])
+        second = encoder.encode_queries([p.sentence_1 for p in pairs])
     return (first * second).sum(axis=1).astype(np.float64)
 
 
-def score_sts(encoder: Any, pairs: list[StsPair]) -> dict[str, float]:
+def score_sts(encoder: Any, pairs: list[StsPair], as_written: bool = False) -> dict[str, float]:
     """Pearson and Spearman correlation of the encoder's cosine with the labels."""
-    cosines = sts_cosines(encoder, pairs)
+    cosines = sts_cosines(encoder, pairs, as_written)
     labels = np.array([p.label for p in pairs], dtype=np.float64)
     return {
         "pearson": pearson(cosines, labels),

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 NORMALIZATION_VERSION = "si-2"
 # si-1: joiners of yansaya/rakaransaya added and of repaya dropped; si-2 also drops the
@@ -79,6 +80,25 @@ def normalize(text: str, version: str = NORMALIZATION_VERSION) -> str:
     text = _CONTROL.sub("", text)
     text = _WHITESPACE.sub(" ", text).strip()
     return canonical_joiners(text, version)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate (as `\\udxxx`) in a string, or in the keys and strings of a
+    JSON-like value, else None. JSON can carry one ("\\ud800") and invalid UTF-8 in argv
+    becomes one; it is not text and SQLite cannot store it."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return f"\\u{ord(found.group()):04x}" if found else None
+    if isinstance(value, dict):
+        return next(
+            (f for k, v in value.items() if (f := lone_surrogate(k) or lone_surrogate(v))), None
+        )
+    if isinstance(value, (list, tuple)):
+        return next((f for v in value if (f := lone_surrogate(v))), None)
+    return None
 
 
 def has_content(text: str) -> bool:

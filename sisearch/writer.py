@@ -22,13 +22,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .corpus import STDIN_SOURCE, Document, source_name
-from .errors import DocumentNotFound, IndexCorrupt, InvalidQuery
+from .errors import CorpusError, DocumentNotFound, IndexCorrupt, InvalidQuery
 from .onnx_encoder import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
 from .store import NewChunk, NewDocument, content_hash
-from .text import NORMALIZATION_VERSION, chunk_spans, has_content, normalize, repair_mojibake
+from .text import (
+    NORMALIZATION_VERSION,
+    chunk_spans,
+    has_content,
+    lone_surrogate,
+    normalize,
+    repair_mojibake,
+)
 from .vectors import IVF, RETRAIN_GROWTH, choose_kind
 
 if TYPE_CHECKING:
+    from .documents.reading import ReadReport
     from .encoder import TextEncoder
     from .index import Index
 
@@ -103,8 +111,14 @@ class IndexWriter:
         batch_size: int | None,
         progress: ProgressCallback | None,
         seen: set[tuple[str, str]] | None = None,
+        atomic: bool = False,
     ) -> AddResult:
         result = AddResult()
+        documents = _as_documents(items)
+        group_size = GROUP_SIZE
+        if atomic:
+            documents = iter(whole := list(documents))
+            group_size = max(1, len(whole))
         if self.index.manifest.normalization != NORMALIZATION_VERSION:
             result.notes.append(
                 f"this index normalizes text by rule {self.index.manifest.normalization};"
@@ -114,7 +128,7 @@ class IndexWriter:
         vectors = self.index._fresh_vectors()
         start_generation = self.store.generation
         try:
-            for group in _groups(_as_documents(items), GROUP_SIZE):
+            for group in _groups(documents, group_size):
                 ids, embeddings = self._add_group(group, batch_size, result, seen)
                 vectors.add(ids, embeddings)
                 self.index._vectors_generation = self.store.generation
@@ -132,10 +146,12 @@ class IndexWriter:
         source: str | None,
         batch_size: int | None,
         progress: ProgressCallback | None,
-        gone: Sequence[str] = (),
+        folder: str | os.PathLike[str] | None = None,
+        report: ReadReport | None = None,
     ) -> AddResult:
         """Add `items`, then delete what each synced source no longer holds: `source`, or
-        (None) every source the items came from; and every passage of the `gone` sources."""
+        (None) every source the items came from; and, for a folder's read, every passage
+        of its files that are gone or now empty (see `Index.sync`)."""
 
         def checked() -> Iterator[Document]:
             for item in items:
@@ -146,7 +162,8 @@ class IndexWriter:
         seen: set[tuple[str, str]] = set()
         result = self.add(items if source is None else checked(), batch_size, progress, seen)
         sources = {source} if source is not None else {s for s, _ in seen}
-        sources |= set(gone)
+        if folder is not None:
+            sources |= self._gone_or_emptied(folder, report, sources)
         stale = [
             doc_id
             for synced in sorted(sources)
@@ -155,6 +172,22 @@ class IndexWriter:
         ]
         result.documents_removed = self.delete_ids(stale)
         return result
+
+    def _gone_or_emptied(
+        self, folder: str | os.PathLike[str], report: ReadReport | None, read: set[str]
+    ) -> set[str]:
+        """Sources under `folder` that gave no passage now: deleted files, and files read
+        empty; not those that failed to read (a transient error must not delete)."""
+        prefix = os.path.join(source_name(os.fspath(folder)), "")
+        failed = _sources(report.failed_files) if report else set()
+        return {
+            s
+            for s, _ in self.store.sources()
+            if s.startswith(prefix)
+            and s not in read
+            and s not in failed
+            and (not os.path.exists(s) or report is None or s in _sources(report.empty))
+        }
 
     def _add_group(
         self,
@@ -268,7 +301,7 @@ class IndexWriter:
 
     def delete(self, doc_ids: Iterable[int], source: str | None) -> int:
         wanted = set(doc_ids)
-        found = set(self.store.get_documents(sorted(wanted)))
+        found = set(self.store.get_documents(sorted(d for d in wanted if _is_int64(d))))
         if wanted - found:
             missing = ", ".join(map(str, sorted(wanted - found)))
             raise DocumentNotFound(f"No document with id {missing} in {self.index.path}")
@@ -449,8 +482,27 @@ class IndexWriter:
 
 
 def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:
-    for item in items:
-        yield Document(text=item) if isinstance(item, str) else item
+    """Documents, each checked for what SQLite cannot store (CorpusError names which)."""
+    for number, item in enumerate(items, start=1):
+        document = Document(text=item) if isinstance(item, str) else item
+        found = lone_surrogate(document.text) or lone_surrogate(document.source)
+        found = found or lone_surrogate(document.metadata)
+        if found:
+            where = f"{document.source}:{document.line}" if document.line else f"passage {number}"
+            raise CorpusError(
+                f"{where}: holds a lone surrogate ({found}), which is not text; nothing was added"
+                " from this passage on"
+            )
+        yield document
+
+
+def _sources(labels: Iterable[str]) -> set[str]:
+    return {source_name(label) for label in labels}
+
+
+def _is_int64(value: int) -> bool:
+    """Whether SQLite can hold the id: an id past 64 bits names no document."""
+    return -(2**63) <= value < 2**63
 
 
 def _groups(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:

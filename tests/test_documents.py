@@ -210,6 +210,58 @@ def test_docx_with_mixed_legacy_and_unicode_runs(tmp_path: Path) -> None:
     assert report.legacy_passages == 2
 
 
+def _docx_with_body(path: Path, body_xml: str) -> Path:
+    """A python-docx document whose body is replaced by `body_xml` (raw WordprocessingML)."""
+    import re
+    import zipfile
+
+    import docx
+
+    docx.Document().save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: archive.read(info) for info in archive.infolist()}
+    xml = parts["word/document.xml"].decode("utf-8")
+    parts["word/document.xml"] = re.sub(
+        r"<w:body>.*<w:sectPr", f"<w:body>{body_xml}<w:sectPr", xml, flags=re.DOTALL
+    ).encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_docx_with_20000_empty_paragraphs_reads_its_text(tmp_path: Path) -> None:
+    text = "<w:p><w:r><w:t>ශ්‍රී ලංකාව</w:t></w:r></w:p>"
+    path = _docx_with_body(tmp_path / "empty.docx", "<w:p/>" * 20_000 + text + "<w:p/>" * 100)
+    assert [normalize(d.text) for d in read_file(path)] == [normalize("ශ්‍රී ලංකාව")]
+
+
+def test_a_docx_that_unzips_too_large_is_refused_before_unzipping(tmp_path, monkeypatch):
+    import sisearch.documents.word as word
+
+    body = "<w:p><w:r><w:t>" + "අ" * 200_000 + "</w:t></w:r></w:p>"
+    path = _docx_with_body(tmp_path / "bomb.docx", body)
+    assert path.stat().st_size < 60_000  # 600 KB of text compresses well, as a bomb does
+    monkeypatch.setattr(word, "MAX_UNZIPPED_BYTES", 500_000)
+    with pytest.raises(DocumentError, match=r"bomb\.docx: unzips to 1 MiB in \d+ parts, past"):
+        list(read_file(path))
+    monkeypatch.setattr(word, "MAX_UNZIPPED_BYTES", 10_000_000)
+    monkeypatch.setattr(word, "MAX_PARTS", 3)
+    with pytest.raises(DocumentError, match="parts, past the limits"):
+        list(read_file(path))
+
+
+@pytest.mark.parametrize(
+    "piece", ["[a ", "<!--", "<a ", "*a ", "_a ", "[x](", "<http:a", "`a ", "![a]("]
+)
+def test_markdown_reading_stays_linear_on_unclosed_marks(piece: str) -> None:
+    # 600 KB of one unclosed mark: a pattern that rescans to the line's end for each one
+    # (quadratic) would take hours here; every rule reads the line once.
+    line = piece * (600_000 // len(piece))
+    texts = [p.text for p in read_markdown(line + "\n\nඅවසන")]
+    assert texts == [] if piece == "<!--" else texts[-1] == "අවසන"  # an open comment runs on
+
+
 # --- HTML, DOCX, Markdown from the generator -------------------------------------------
 
 
@@ -364,6 +416,30 @@ def test_folder_walk_skips_hidden_unknown_and_reports_unreadable(tmp_path: Path)
     assert {Path(d.source).name for d in no_sub} == {"a.txt"}
 
 
+def test_deeply_nested_fm_font_html_is_read_without_recursion() -> None:
+    nested = "<html><body><p>" + "<font face=FMAbhaya>" * 5000 + "ශ්‍රී ලංකාව</p><p>කොළඹ"
+    page = read_html(nested.encode("utf-8"), "deep.html")
+    assert [p.text for p in page.paragraphs] == ["ශ්‍රී ලංකාව", "කොළඹ"]
+
+
+def test_any_reader_failure_in_a_folder_names_the_file_and_moves_on(tmp_path, monkeypatch):
+    import sisearch.documents.html as html
+
+    (tmp_path / "a.txt").write_text("පළමු\n", encoding="utf-8")
+    (tmp_path / "b.html").write_text("<p>දෙවන</p>", encoding="utf-8")
+
+    def broken(data: bytes, label: str):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(html, "read_html", broken)
+    report = ReadReport()
+    assert [d.text for d in read_path(tmp_path, report=report)] == ["පළමු"]
+    assert report.failed == [
+        f"{tmp_path / 'b.html'}: could not be read (RecursionError: maximum recursion depth"
+        " exceeded)"
+    ]
+
+
 def test_a_folder_with_nothing_readable_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "photo.jpg").write_bytes(b"\xff")
     with pytest.raises(CorpusError, match="no file sisearch reads"):
@@ -378,6 +454,18 @@ def test_a_named_file_is_read_strictly(tmp_path: Path) -> None:
 
 
 # --- the command line --------------------------------------------------------------------
+
+
+def test_a_folder_of_unreadable_files_names_each_before_the_error(run, tiny_model, tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "broken.pdf").write_bytes(b"not a pdf")
+    (folder / "latin1.txt").write_bytes(b"caf\xe9\n")
+    result = run("index", str(folder), "--model", tiny_model, "--index-dir", str(tmp_path / "ix"))
+    assert result.exit_code == 1
+    skipped = result.stderr.index(f"Skipped {folder / 'broken.pdf'}: not a readable PDF")
+    assert f"Skipped {folder / 'latin1.txt'}:1: invalid UTF-8" in result.stderr
+    assert skipped < result.stderr.index("no non-blank passages")
 
 
 def test_index_a_folder_and_query_it(run, tiny_model: str, tmp_path: Path) -> None:
@@ -430,11 +518,13 @@ def test_folder_sync_follows_edits_deletions_and_keeps_unreadable_files(
     (folder / "a.md").write_text("# එක\n\nපළමු ඡේදය\n\nදෙවන ඡේදය\n", encoding="utf-8")
     (folder / "b.txt").write_text("තුන්වන පේළිය\n", encoding="utf-8")
     (folder / "c.txt").write_text("හතරවන පේළිය\n", encoding="utf-8")
+    (folder / "d.txt").write_text("පස්වන පේළිය\n", encoding="utf-8")
     assert run("index", str(folder), "--model", tiny_model, "-q").exit_code == 0
 
     (folder / "a.md").write_text("# එක\n\nපළමු ඡේදය\n\nනව ඡේදය\n", encoding="utf-8")
     (folder / "b.txt").unlink()
     (folder / "c.txt").write_bytes(b"\xff broken now\n")
+    (folder / "d.txt").write_text("", encoding="utf-8")
     result = run("index", str(folder), "--sync")
     assert result.exit_code == 0, result.output
     assert "c.txt:1: invalid UTF-8" in result.stderr
@@ -446,6 +536,26 @@ def test_folder_sync_follows_edits_deletions_and_keeps_unreadable_files(
         ("a.md", "නව ඡේදය"),
         ("c.txt", "හතරවන පේළිය"),  # unreadable now: its passages are kept, not lost
     }
+
+
+def test_python_folder_sync_drops_deleted_and_emptied_files(tmp_path, tiny_encoder) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name, text in [("a.txt", "පළමු"), ("b.txt", "දෙවන"), ("c.txt", "තුන"), ("d.txt", "හතර")]:
+        (folder / name).write_text(text + "\n", encoding="utf-8")
+    outside = tmp_path / "other.txt"
+    outside.write_text("පිටත\n", encoding="utf-8")
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(read_path(folder))
+    index.add(read_path(outside))
+    (folder / "b.txt").unlink()
+    (folder / "c.txt").write_text("\n\n", encoding="utf-8")  # emptied
+    (folder / "d.txt").write_bytes(b"\xff broken now\n")  # unreadable this time
+    result = index.sync(read_path(folder))
+    assert result.documents_removed == 2
+    texts = {(Path(s).name, t) for _, t, s, _, _ in index.store.iter_documents()}
+    assert texts == {("a.txt", "පළමු"), ("d.txt", "හතර"), ("other.txt", "පිටත")}
+    index.close()
 
 
 def test_index_help_lists_formats(run) -> None:

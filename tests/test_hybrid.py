@@ -219,14 +219,21 @@ def test_match_spans_and_snippet_are_whole_words() -> None:
     assert [cut[s:e] for s, e in inside] == ["සීගිරිය"]
 
 
-def test_old_index_without_keyword_table_is_migrated(tmp_path: Path, tiny_encoder) -> None:
+def test_old_index_without_keyword_table_is_read_then_migrated_by_a_write(
+    tmp_path: Path, tiny_encoder
+) -> None:
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     index.add(["කොළඹ වරාය", "ගාල්ල කොටුව"])
     index.close()
     with sqlite3.connect(tmp_path / "ix" / "documents.db") as connection:
         connection.execute("DROP TABLE documents_fts")
         connection.execute("PRAGMA user_version = 1")
-    reopened = Index.open(tmp_path / "ix")
+    reopened = Index.open(tmp_path / "ix")  # read as it is: opening writes nothing
+    assert reopened.store.schema_version == 1
+    with pytest.raises(InvalidQuery, match="no keyword table yet"):
+        reopened.search("කොටුව", mode="lexical")
+    assert [h.text for h in reopened.search("ගාල්ල කොටුව", mode="hybrid", limit=1)] == ["ගාල්ල කොටුව"]
+    reopened.add([])  # the next write upgrades it
     assert [h.text for h in reopened.search("කොටුව", mode="lexical")] == ["ගාල්ල කොටුව"]
 
 
@@ -323,6 +330,16 @@ def test_keyword_weight_is_the_squared_share_of_words_the_index_holds() -> None:
     lexical = [(3, 9.0), (2, 5.0)]
     assert [d for d, _, _ in rank_for_mode("hybrid", dense, lexical, 0.0)] == [1, 2, 3]
     assert next(d for d, _, _ in rank_for_mode("hybrid", dense, lexical, 1.0)) != 1
+
+
+def test_typed_words_first_moves_holders_up_and_keeps_each_part_in_order() -> None:
+    from sisearch.search import typed_words_first
+
+    fused = [(1, 0.03, {"dense": 1}), (2, 0.02, {"lexical": 1}), (3, 0.01, {"lexical": 2})]
+    moved = typed_words_first(fused, {3, 2})
+    assert [d for d, _, _ in moved] == [2, 3, 1]
+    assert [s for _, s, _ in moved] == pytest.approx([1.02, 1.01, 0.03])
+    assert typed_words_first(fused, set()) == fused
 
 
 def test_a_query_whose_words_the_index_lacks_ranks_mostly_by_meaning(

@@ -132,6 +132,23 @@ def test_sample_corpus_queries(sample: Index, typed: str, sinhala: str) -> None:
     assert set(query_terms(sinhala)) & set(query_terms(lexical[0].text))
 
 
+@pytest.mark.parametrize(
+    ("typed", "held_together"),
+    [("kolamba waraya", True), ("sri lankawe aithihasika sthana", False)],
+)
+def test_passages_holding_every_typed_word_come_first_in_hybrid(
+    sample: Index, typed: str, held_together: bool
+) -> None:
+    hits = sample.search(typed, limit=20, mode="hybrid")
+    words = set(query_terms(hits[0].transliteration))
+    holds = [words <= set(query_terms(h.text)) for h in hits]
+    assert holds[0] == held_together and holds == sorted(holds, reverse=True)
+    assert all((h.score > 1) == held for h, held in zip(hits, holds))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    native = sample.search(hits[0].transliteration, limit=20, mode="hybrid")
+    assert all(h.score < 1 for h in native)  # Sinhala as typed: plain fusion
+
+
 def test_ad_hoc_typing_with_dropped_vowels_finds_words(sample: Index) -> None:
     (hit,) = sample.search("krikt tharagaya", limit=1, mode="lexical")
     assert hit.transliteration == "ක්‍රිකට් තරගය"

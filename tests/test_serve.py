@@ -69,7 +69,13 @@ def test_list_and_info(client, index_dir) -> None:
     assert indexes[0]["documents"] == 312
     result = CliRunner().invoke(cli, ["info", "--json", "--index-dir", str(index_dir)])
     expected = json.loads(result.output)
-    assert client.get("/api/indexes/default").json() == expected
+    response = client.get("/api/indexes/default")
+    folder = Path(expected.pop("path"))
+    model = Path(expected["model"])
+    assert response.json() == {"name": "default", **expected, "model": model.name}
+    listed = client.get("/api/indexes").text
+    for text in (response.text, listed):  # the server's folders are not the client's business
+        assert str(folder) not in text and str(model) not in text and str(index_dir) not in text
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -145,7 +151,10 @@ def test_writes_need_the_token(client) -> None:
     error_of(client.delete(f"/api/indexes/small/documents/{doc_id}"), 401)
     deleted = client.delete(f"/api/indexes/small/documents/{doc_id}", headers=headers)
     assert deleted.json() == {"deleted": 1}
-    error_of(client.delete(f"/api/indexes/small/documents/{doc_id}", headers=headers), 404)
+    missing = error_of(
+        client.delete(f"/api/indexes/small/documents/{doc_id}", headers=headers), 404
+    )
+    assert missing == f"No document with id {doc_id} in small"
     assert client.get("/api/indexes/small").json()["documents"] == 2
 
 
@@ -178,11 +187,21 @@ def test_bad_search_parameters(client, params, status) -> None:
     error_of(client.get("/api/indexes/default/search", params=params), status)
 
 
-@pytest.mark.parametrize("name", ["..", ".hidden", "a b", "x" * 65, "%2e%2e", "..%2Fx"])
-def test_path_like_index_names(client, name) -> None:
-    response = client.get(f"/api/indexes/{name}/search", params={"q": QUERY})
-    assert response.status_code in (400, 404), response.text
-    assert set(response.json()) == {"error"}
+@pytest.mark.parametrize(
+    ("name", "status", "said"),
+    [
+        ("..", 404, "Not Found"),  # the client resolves "/indexes/../search" itself
+        (".hidden", 400, "Invalid index name"),
+        ("a b", 400, "Invalid index name"),
+        ("x" * 65, 400, "the limit is 64"),
+        ("%2e%2e", 400, "Invalid index name '..'"),  # the server decodes it to "..", refused
+        ("..%2Fx", 404, "Not Found"),  # decoded to "../x": no route has a "/" in a name
+        ("nope", 404, "No index named 'nope'"),
+    ],
+)
+def test_path_like_index_names(client, name, status, said) -> None:
+    message = error_of(client.get(f"/api/indexes/{name}/search", params={"q": QUERY}), status)
+    assert said in message
 
 
 def test_unknown_index_is_404(client) -> None:
@@ -203,6 +222,28 @@ def test_bad_bodies(client) -> None:
     docs = "/api/indexes/small/documents"
     error_of(client.post(docs, json={"documents": []}, headers=headers), 422)
     error_of(client.post(docs, json={"documents": [{"text": 5}]}, headers=headers), 422)
+
+
+def test_inputs_sqlite_cannot_take_are_4xx_not_500(client) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    search = "/api/indexes/default/search"
+    many = " and ".join(f"line >= {i}" for i in range(1000))
+    assert "at most" in error_of(client.get(search, params={"q": QUERY, "where": many}), 400)
+    huge = "line >= 99999999999999999999"
+    assert "64-bit" in error_of(client.get(search, params={"q": QUERY, "where": huge}), 400)
+    doc = "/api/indexes/small/documents/99999999999999999999999"
+    error_of(client.delete(doc, headers=headers), 404)
+    lone = b'{"queries": ["\\ud800"]}'
+    assert "surrogate" in error_of(client.post(search, content=lone, headers=headers), 400)
+    where = b'{"queries": ["x"], "where": "topic = \'\\udfff\'"}'
+    assert "surrogate" in error_of(client.post(search, content=where, headers=headers), 400)
+    before = client.get("/api/indexes/small").json()["documents"]
+    body = b'{"documents": [{"text": "ok"}, {"text": "x\\ud800y"}]}'
+    docs = "/api/indexes/small/documents"
+    assert "surrogate" in error_of(client.post(docs, content=body, headers=headers), 400)
+    meta = b'{"documents": [{"text": "ok", "metadata": {"\\udc80": 1}}]}'
+    assert "surrogate" in error_of(client.post(docs, content=meta, headers=headers), 400)
+    assert client.get("/api/indexes/small").json()["documents"] == before
 
 
 def test_page_renders_results_highlighted_and_escaped(client) -> None:
@@ -244,7 +285,13 @@ def test_a_write_while_another_process_writes_is_409(client, index_dir) -> None:
             json={"documents": [{"text": "මහනුවර"}]},
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
-        assert "another process" in error_of(response, 409)
+        message = error_of(response, 409)
+        assert "another process" in message and "small" in message
+        assert str(index_dir) not in message and "pid" not in message
+        gone = client.delete(
+            "/api/indexes/small/documents/999999", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert str(index_dir) not in error_of(gone, 409)
         assert client.get("/api/indexes/small/search", params={"q": "කොළඹ"}).status_code == 200
     finally:
         holder.release()
@@ -273,7 +320,6 @@ def test_sigterm_lets_a_write_in_flight_finish(tmp_path, tiny_model) -> None:
     import http.client
     import signal
     import socket
-    import threading
     import time
 
     folder = tmp_path / "indexes"
@@ -296,15 +342,20 @@ def test_sigterm_lets_a_write_in_flight_finish(tmp_path, tiny_model) -> None:
                 time.sleep(0.1)
         lines = [line for line in CORPUS_JSONL.read_text(encoding="utf-8").splitlines()]
         texts = [json.loads(line)["text"] + f" {i}" for i in range(3) for line in lines]
-        body = json.dumps({"documents": [{"text": t} for t in texts]})
+        body = json.dumps({"documents": [{"text": t} for t in texts]}).encode()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        connection.request(
-            "POST",
-            "/api/indexes/default/documents",
-            body=body.encode(),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        )
-        threading.Timer(0.1, server.send_signal, args=(signal.SIGTERM,)).start()
+        connection.putrequest("POST", "/api/indexes/default/documents")
+        for header, value in (
+            ("Authorization", f"Bearer {TOKEN}"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+        ):
+            connection.putheader(header, value)
+        connection.endheaders(body[: len(body) // 2])
+        time.sleep(0.5)  # the request is in flight: its body is only half sent
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        connection.send(body[len(body) // 2 :])
         response = connection.getresponse()
         assert response.status == 200
         assert json.loads(response.read())["added"] == len(texts)
@@ -369,3 +420,141 @@ def test_a_taken_port_is_one_clear_line(tmp_path) -> None:
         result = CliRunner().invoke(cli, ["serve", "--index-dir", str(tmp_path), "--port", port])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_a_write_never_closes_the_encoder_searches_share(tmp_path: Path, tiny_model) -> None:
+    from sisearch.serve.registry import IndexRegistry
+
+    with Index.create(tmp_path / "lent", model=tiny_model) as index:
+        index.add(["කොළඹ වරාය", "ගාල්ල කොටුව"])
+    registry = IndexRegistry(tmp_path)
+    queries = [f"{QUERY} {number}" for number in range(400)]  # several batches: worker threads
+    registry.search("lent", queries, 3, "dense", None)
+    engine = registry.get("lent").encoder
+    workers = engine._workers
+    if workers is None:
+        pytest.skip("one core: the encoder runs without worker threads")
+    with registry.writer("lent") as writer:
+        assert writer.encoder is engine
+        writer.add(["මහනුවර දළදා මාළිගාව"])
+    assert engine._workers is workers and not workers._shutdown
+    hits = registry.search("lent", queries, 3, "dense", None)
+    assert len(hits) == len(queries) and all(hits)
+    registry.close()
+    assert engine._workers is None
+
+
+def test_a_streamed_body_over_the_limit_is_413(client) -> None:
+    def chunks():
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"a" * 65536
+
+    url = "/api/indexes/default/search"
+    response = client.post(url, content=chunks(), headers={"content-type": "application/json"})
+    assert "over" in error_of(response, 413)
+
+
+def test_the_token_is_checked_before_the_body_is_read(client, read_only_client) -> None:
+    url = "/api/indexes/small/documents"
+    bad = b"{not json"
+    assert "Bearer" in error_of(client.post(url, content=bad), 401)
+    wrong = {"Authorization": "Bearer wrong"}
+    error_of(client.post(url, content=bad, headers=wrong), 403)
+    error_of(read_only_client.post(url, content=bad, headers=wrong), 403)
+    right = {"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    error_of(client.post(url, content=bad, headers=right), 422)
+    error_of(client.delete("/api/indexes/small/documents/1"), 401)
+
+
+def test_a_long_url_is_a_json_414(client) -> None:
+    response = client.get("/api/indexes/default/search", params={"q": "ක" * 4_000})  # 36 KB encoded
+    assert "URL" in error_of(response, 414)
+
+
+def test_a_body_that_stops_arriving_is_408() -> None:
+    import asyncio
+
+    from sisearch.serve.gate import RequestGate
+
+    async def app(scope, receive, send):  # never reached
+        raise AssertionError("the application must not run")
+
+    async def stalled() -> dict:
+        await asyncio.sleep(3600)
+        return {}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    gate = RequestGate(app, lambda authorization: None, body_timeout=0.2)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/indexes/default/search",
+        "raw_path": b"/api/indexes/default/search",
+        "query_string": b"",
+        "headers": [(b"content-length", b"100")],
+    }
+    asyncio.run(asyncio.wait_for(gate(scope, stalled, send), 10))
+    assert sent[0]["status"] == 408
+    assert "did not arrive" in json.loads(sent[1]["body"])["error"]
+
+
+def test_the_real_server_answers_a_200_kb_request_line_with_json(tmp_path, tiny_model) -> None:
+    import http.client
+    import socket
+    import time
+
+    folder = tmp_path / "indexes"
+    Index.create(folder / "default", model=tiny_model).close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sisearch", "serve", "--index-dir", str(folder)]
+        + ["--port", str(port), "--limit-concurrency", "8", "--timeout-keep-alive", "2"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(300):  # bounded: at most 30 s
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/api/indexes/default/search?q=" + "a" * 200_000)
+        response = connection.getresponse()
+        assert response.status == 414
+        assert "URL" in json.loads(response.read())["error"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_api_write_is_all_or_nothing(index_dir, monkeypatch) -> None:
+    from sisearch.writer import IndexWriter
+
+    app = create_app(Settings(index_dir, token=TOKEN))
+    client = TestClient(app, raise_server_exceptions=False)
+
+    embed = IndexWriter._embed
+
+    def failing(self, documents, *args):
+        if any("BOOM" in d.text for d in documents):
+            raise RuntimeError("the encoder failed")
+        return embed(self, documents, *args)
+
+    monkeypatch.setattr(IndexWriter, "_embed", failing)
+    before = client.get("/api/indexes/small").json()["documents"]
+    texts = [f"කොළඹ පුවත {i}" for i in range(599)] + ["BOOM"]
+    response = client.post(
+        "/api/indexes/small/documents",
+        json={"documents": [{"text": t} for t in texts]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert "internal error" in error_of(response, 500)
+    assert client.get("/api/indexes/small").json()["documents"] == before

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -139,12 +140,16 @@ def test_old_schema_is_migrated_only_under_the_writer_lock(tmp_path, tiny_encode
     index.close()
     holder = WriterLock(tmp_path / "ix")
     holder.acquire()
-    try:
-        with pytest.raises(IndexBusy):
-            Index.open(tmp_path / "ix")
+    try:  # a reader never waits for a writer, nor fails because one is at work
+        with Index.open(tmp_path / "ix") as reader:
+            assert reader.store.schema_version == 1
+            assert reader.search(LINES[2], limit=1, mode="dense")[0].text == LINES[2]
+        with Index.open(tmp_path / "ix") as writer, pytest.raises(IndexBusy):
+            writer.add(LINES[5:6])
     finally:
         holder.release()
     with Index.open(tmp_path / "ix") as reopened:
+        reopened.add(LINES[5:6])
         assert reopened.store.schema_version == 2
         assert len(reopened.search(LINES[2].split()[0], mode="lexical")) >= 1
 
@@ -183,6 +188,15 @@ def test_a_read_only_index_folder_can_be_queried(tmp_path, tiny_model) -> None:
         result = run_read_only("index", "c.txt", "-q")
         assert result.returncode == 1
         assert "read-only" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        with sqlite3.connect(folder / "default" / DATABASE_FILE) as old:  # before schema 2
+            old.execute("DROP TABLE documents_fts")
+            old.execute("PRAGMA user_version = 1")
+        for mode in ("hybrid", "dense"):  # an old index is read as it is
+            result = run_read_only("query", LINES[3], "--mode", mode, "--json", "-k", "3")
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout.splitlines()[0])["text"] == normalize(LINES[3])
+        result = run_read_only("query", LINES[3], "--mode", "lexical")
+        assert result.returncode == 1 and "no keyword table yet" in result.stderr
     finally:
         for path in [folder, *folder.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)

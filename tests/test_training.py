@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sisearch import Index, OutputExists
 from sisearch.cli import cli
 from sisearch.encoder import load_encoder
 from sisearch.sts import read_sts_pairs, score_sts
-from sisearch.training import TrainingConfig, train
+from sisearch.training import RECIPES, TrainingConfig, train
 from tests.conftest import ROOT
 
 TRAIN = ROOT / "corpora" / "sts_train.csv"
@@ -57,8 +58,9 @@ def test_same_seed_gives_identical_weights(tmp_path, tiny_model, pairs) -> None:
     assert any((a[k] != c[k]).any() for k in a)
 
 
-def test_default_config_is_the_seed_recipe() -> None:
-    config = TrainingConfig()
+def test_seed_recipe_is_the_seed_encoders_own() -> None:
+    config = RECIPES["seed"]
+    assert config == TrainingConfig()
     assert (config.batch_size, config.epochs, config.learning_rate, config.warmup_steps) == (
         4,
         1,
@@ -66,6 +68,48 @@ def test_default_config_is_the_seed_recipe() -> None:
         0,
     )
     assert (config.seed, config.max_seq_length) == (42, 128)
+    assert (config.loss, config.freeze_embeddings) == ("cosine-mse", False)
+
+
+def test_sisearch_recipe_ranks_and_keeps_the_word_embeddings(tmp_path, tiny_model, pairs):
+    config = RECIPES["sisearch"]
+    assert (config.loss, config.freeze_embeddings) == ("cosent", True)
+    tuned = dataclasses.replace(config, learning_rate=1e-3, epochs=3, batch_size=8)
+    result = train(tiny_model, pairs, tmp_path / "m", tuned, eval_pairs=pairs, recipe="sisearch")
+    assert result.scores_after["spearman"] > result.scores_before["spearman"] + 0.02
+    before, after = weights(Path(tiny_model)), weights(tmp_path / "m")
+    embedding = next(k for k in after if k.endswith("word_embeddings.weight"))
+    assert (before[embedding] == after[embedding]).all()
+    assert any((before[k] != after[k]).any() for k in after if k != embedding)
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "recipe `sisearch`" in card and "CoSENT" in card and "frozen: word embeddings" in card
+
+
+def test_keep_base_averages_the_trained_weights_with_the_base(tmp_path, tiny_model, pairs):
+    config = dataclasses.replace(RECIPES["sisearch"], max_steps=4, learning_rate=1e-3)
+    train(tiny_model, pairs, tmp_path / "full", dataclasses.replace(config, keep_base=0.0))
+    train(tiny_model, pairs, tmp_path / "half", dataclasses.replace(config, keep_base=0.5))
+    base, full, half = (
+        weights(f) for f in (Path(tiny_model), tmp_path / "full", tmp_path / "half")
+    )
+    changed = [k for k in base if (full[k] != base[k]).any()]
+    assert changed
+    for key in changed:
+        assert abs(half[key] - (full[key] + base[key]) / 2).max() < 1e-5
+    with pytest.raises(ValueError, match="keep_base"):
+        TrainingConfig(keep_base=1.0)
+
+
+def test_cosent_is_zero_only_when_the_order_is_right() -> None:
+    import torch
+
+    from sisearch.training import _cosent
+
+    labels = torch.tensor([0.1, 0.5, 0.9])
+    right = _cosent(torch.tensor([0.0, 0.5, 1.0]), labels)
+    wrong = _cosent(torch.tensor([1.0, 0.5, 0.0]), labels)
+    assert float(right) < 0.01 < float(wrong)
+    assert float(_cosent(torch.tensor([0.2, 0.2]), torch.tensor([0.5, 0.5]))) == 0.0
 
 
 def test_interrupted_training_leaves_no_model_folder(tmp_path, tiny_model, pairs, monkeypatch):
@@ -109,6 +153,19 @@ def test_cli_train(tmp_path, tiny_model, monkeypatch) -> None:
     assert (
         result.output.startswith("Wrote m: 3 steps on 231 pairs") and "Spearman on" in result.output
     )
+    record = json.loads((tmp_path / "m" / "sisearch_training.json").read_text())
+    assert record["recipe"] == "sisearch, with max_steps changed"
+    assert record["hyperparameters"]["loss"] == "cosent"
+    seed = runner.invoke(
+        cli,
+        ["train", str(TRAIN), "--base", tiny_model, "--out", "s", "--recipe", "seed"]
+        + ["--max-steps", "2", "--learning-rate", "1e-4", "--quiet"],
+    )
+    assert seed.exit_code == 0, seed.output
+    record = json.loads((tmp_path / "s" / "sisearch_training.json").read_text())
+    assert record["recipe"] == "seed, with learning_rate, max_steps changed"
+    assert record["hyperparameters"]["batch_size"] == 4
+    assert record["hyperparameters"]["learning_rate"] == 1e-4
     again = runner.invoke(cli, ["train", str(TRAIN), "--base", tiny_model, "--out", "m"])
     assert again.exit_code == 1 and "m already exists" in again.output
     (tmp_path / "bad.csv").write_text("sentence_0,sentence_1\na,b\n", encoding="utf-8")

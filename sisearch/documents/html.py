@@ -180,6 +180,9 @@ def _is_main(node: Any) -> bool:
     return (node.attributes.get("role") or "") == "main"
 
 
+_CHILDREN, _NODE, _AFTER_CELL, _AFTER_BLOCK = "children", "node", "after cell", "after block"
+
+
 class _Walker:
     """Collects text in document order, a paragraph per block, skipping boilerplate."""
 
@@ -190,27 +193,42 @@ class _Walker:
         self._pieces: list[tuple[str, bool]] = []
         self._in_heading = False
 
-    def walk(self, node: Any, in_link: bool = False) -> None:
-        for child in node.iter(include_text=True):
-            tag = child.tag
-            if tag == "-text":
-                self._pieces.append((child.text_content or "", in_link))
-            elif tag == "br":
-                self._pieces.append(("\n", in_link))
-            elif tag in _CELLS:
+    def walk(self, root: Any, in_link: bool = False) -> None:
+        """Visit `root`'s subtree in document order with an explicit stack: old FM-font pages
+        nest a thousand unclosed `<font>` tags, deeper than Python's recursion allows."""
+        stack: list[tuple[str, Any, bool]] = [(_CHILDREN, root, in_link)]
+        while stack:
+            step, node, in_link = stack.pop()
+            if step == _CHILDREN:
+                children = list(node.iter(include_text=True))
+                stack.extend((_NODE, child, in_link) for child in reversed(children))
+            elif step == _AFTER_CELL:
                 self._pieces.append((" ", in_link))
-                self.walk(child, in_link)
-                self._pieces.append((" ", in_link))
-            elif self._skipped(child):
-                continue
-            elif tag in _BLOCKS:
-                self.flush()
-                self._in_heading = tag in _HEADINGS
-                self.walk(child, in_link)
+            elif step == _AFTER_BLOCK:
                 self.flush()
                 self._in_heading = False
-            elif isinstance(tag, str) and not tag.startswith("-"):
-                self.walk(child, in_link or tag == "a")
+            else:
+                stack.extend(self._visit(node, in_link))
+
+    def _visit(self, node: Any, in_link: bool) -> list[tuple[str, Any, bool]]:
+        """Take in one node; returns the steps to run next, last first."""
+        tag = node.tag
+        if tag == "-text":
+            self._pieces.append((node.text_content or "", in_link))
+        elif tag == "br":
+            self._pieces.append(("\n", in_link))
+        elif tag in _CELLS:
+            self._pieces.append((" ", in_link))
+            return [(_AFTER_CELL, node, in_link), (_CHILDREN, node, in_link)]
+        elif self._skipped(node):
+            pass
+        elif tag in _BLOCKS:
+            self.flush()
+            self._in_heading = tag in _HEADINGS
+            return [(_AFTER_BLOCK, node, in_link), (_CHILDREN, node, in_link)]
+        elif isinstance(tag, str) and not tag.startswith("-"):
+            return [(_CHILDREN, node, in_link or tag == "a")]
+        return []
 
     def _skipped(self, node: Any) -> bool:
         tag = node.tag

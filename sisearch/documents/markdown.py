@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*)$")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)\s*$")
 _RULE = re.compile(r"^ {0,3}([-*_])(\s*\1){2,}\s*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -20,17 +20,21 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+(?:\[[ xX]\]\s+)?")
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\[[^\]]*\])")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# Inline patterns never scan past the next opening mark of their own kind, so every rule
+# reads a line once (a 10 MB line of unclosed "[" or "<a" costs linear time, not quadratic).
+_DESTINATION = r"\((?:[^()\n]|\([^()\n]*\))*\)"  # a URL, with one level of parentheses
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]" + _DESTINATION)
+_LINK = re.compile(r"\[([^\[\]]+)\](?:" + _DESTINATION + r"|\[[^\[\]]*\])")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _CODE = re.compile(r"`+([^`]*)`+")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(?=\S)(.+?)(?<=\S)\1")
-_UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w])_(?=\S)(.+?)(?<=\S)_(?![\w])")
+# Emphasis marks go wherever they touch a word ("**bold**", "~~gone~~"); a lone "*"
+# between spaces stays. Underscores go only at a word's edge, so snake_case stays.
+_EMPHASIS_MARKS = re.compile(r"(?:\*+|~~+)(?=\S)|(?<=\S)(?:\*+|~~+)")
+_UNDERSCORE_MARKS = re.compile(r"(?<!\w)_+(?=\S)|(?<=\S)_+(?!\w)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 _SET_ASIDE = 0xE000
 _SET_ASIDE_CHARS = re.compile("[\ue000-\ue07f]")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class MarkdownParagraph:
 
 def read_markdown(text: str) -> Iterator[MarkdownParagraph]:
     """The paragraphs of a Markdown document, in order."""
-    lines = _COMMENT.sub("", _without_front_matter(text)).splitlines()
+    lines = _without_comments(_without_front_matter(text)).splitlines()
     heading: str | None = None
     current: list[str] = []
     fence: str | None = None
@@ -68,7 +72,7 @@ def read_markdown(text: str) -> Iterator[MarkdownParagraph]:
         setext = current == [] and line.strip() and _SETEXT_UNDERLINE.match(following)
         if atx or setext:
             yield from flush()
-            heading = plain_text(atx.group(2) if atx else line)
+            heading = plain_text(_closing_hashes_removed(atx.group(2)) if atx else line)
             if heading:
                 yield MarkdownParagraph(heading, heading)
             continue
@@ -97,11 +101,28 @@ def plain_text(markdown: str) -> str:
     text = _AUTOLINK.sub(r"\1", text)
     text = _CODE.sub(r"\1", text)
     text = _TAG.sub("", text)
-    for _ in range(2):
-        text = _EMPHASIS.sub(r"\2", text)
-    text = _UNDERSCORE_EMPHASIS.sub(r"\1", text)
+    text = _EMPHASIS_MARKS.sub("", text)
+    text = _UNDERSCORE_MARKS.sub("", text)
     text = _SET_ASIDE_CHARS.sub(lambda m: chr(ord(m.group(0)) - _SET_ASIDE), text)
     return " ".join(text.split())
+
+
+def _without_comments(text: str) -> str:
+    """`text` without HTML comments; an unclosed one runs to the end. One pass."""
+    kept: list[str] = []
+    position = 0
+    while (start := text.find("<!--", position)) >= 0:
+        kept.append(text[position:start])
+        end = text.find("-->", start + 4)
+        if end < 0:
+            return "".join(kept)
+        position = end + 3
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _closing_hashes_removed(heading: str) -> str:
+    return heading.rstrip().rstrip("#").rstrip()
 
 
 def _without_front_matter(text: str) -> str:

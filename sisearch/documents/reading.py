@@ -58,7 +58,8 @@ class ReadReport:
     files_read: int = 0  # files that gave passages
     unknown: Counter[str] = field(default_factory=Counter)
     excluded: int = 0
-    failed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # a line each: "file: why"
+    failed_files: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)
     legacy_passages: int = 0
     pdf_words_repaired: int = 0
@@ -69,9 +70,27 @@ class ReadReport:
         self.unknown.update(other.unknown)
         self.excluded += other.excluded
         self.failed.extend(other.failed)
+        self.failed_files.extend(other.failed_files)
         self.empty.extend(other.empty)
         self.legacy_passages += other.legacy_passages
         self.pdf_words_repaired += other.pdf_words_repaired
+
+
+class FolderRead(Iterator[Document]):
+    """The passages of a folder's files, read once, with the folder and what reading found:
+    `Index.sync` needs both to tell a file deleted or emptied (its passages go) from one
+    that could not be read this time (its passages stay)."""
+
+    def __init__(self, folder: Path, options: ReadOptions, report: ReadReport) -> None:
+        self.folder = folder
+        self.report = report
+        self._documents = _read_folder(folder, options, report)
+
+    def __next__(self) -> Document:
+        return next(self._documents)
+
+    def close(self) -> None:
+        self._documents.close()
 
 
 def read_path(
@@ -80,13 +99,19 @@ def read_path(
     report: ReadReport | None = None,
     stdin: BinaryIO | None = None,
 ) -> Iterator[Document]:
-    """The passages of a corpus path: a folder (walked), a file, or "-" for stdin."""
+    """The passages of a corpus path: a folder (walked; a `FolderRead`), a file, or "-"
+    for stdin."""
     options = options or ReadOptions()
     report = report if report is not None else ReadReport()
     name = os.fspath(path)
     if name != STDIN and Path(name).is_dir():
-        yield from _read_folder(Path(name), options, report)
-        return
+        return FolderRead(Path(name), options, report)
+    return _read_single(name, options, report, stdin)
+
+
+def _read_single(
+    name: str, options: ReadOptions, report: ReadReport, stdin: BinaryIO | None
+) -> Iterator[Document]:
     documents = read_file(name, options, report, stdin)
     first = next(documents, None)
     if first is not None:
@@ -140,8 +165,9 @@ def read_listed(
     try:  # every reader checks its file whole before its first passage
         documents = read_file(file, options, report)
         first = next(documents, None)
-    except (CorpusError, OSError) as e:
+    except Exception as e:  # any reader's failure on one file: name it, read the others
         report.failed.append(_one_line(e, str(file)).replace(str(file), label))
+        report.failed_files.append(label)
         return
     if first is None:
         report.empty.append(label)
@@ -150,14 +176,17 @@ def read_listed(
     yield first
     try:
         yield from documents
-    except (CorpusError, OSError) as e:  # a text file changed since it was checked
+    except Exception as e:  # a text file changed since it was checked
         report.failed.append(_one_line(e, str(file)).replace(str(file), label))
+        report.failed_files.append(label)
 
 
 def _one_line(error: Exception, label: str) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, OSError):
         return f"{label}: {error.strerror or text}"
+    if not isinstance(error, CorpusError):  # a reader's own bug or limit, named as such
+        return f"{label}: could not be read ({type(error).__name__}: {text[:200]})"
     return text if text.startswith(label) else f"{label}: {text}"
 
 

@@ -27,17 +27,24 @@ class WordParagraph:
     legacy_font: str | None
 
 
+MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+MAX_PARTS = 10_000
+
+
 def read_docx(path: Path, label: str) -> Iterator[WordParagraph]:
     """The non-blank paragraphs and table rows of a DOCX file, in order.
 
-    DocumentError for a file that is not a DOCX (a legacy .doc, a corrupt zip).
+    DocumentError for a file that is not a DOCX (a legacy .doc, a corrupt zip) or that
+    would unzip to more than MAX_UNZIPPED_BYTES or MAX_PARTS parts (a zip bomb).
     """
     import docx
     from docx.table import Table
 
+    _check_zip(path, label)
     try:
         document = docx.Document(str(path))
         blocks = list(document.iter_inner_content())
+        styles = _Styles(document)
     except Exception as e:  # python-docx raises zip, XML and KeyError alike for bad files
         raise DocumentError(
             f"{label}: not a readable Word .docx file ({type(e).__name__})"
@@ -46,17 +53,68 @@ def read_docx(path: Path, label: str) -> Iterator[WordParagraph]:
     for block in blocks:
         if isinstance(block, Table):
             for row in block.rows:
-                cells = [_paragraphs_text(cell.paragraphs) for cell in _unique_cells(row)]
+                cells = [_paragraphs_text(cell.paragraphs, styles) for cell in _unique_cells(row)]
                 text = " | ".join(c for c, _ in cells if c)
                 if text:
                     yield WordParagraph(text, heading, next((f for _, f in cells if f), None))
             continue
-        text, legacy_font = _paragraph_text(block)
+        text, legacy_font = _paragraph_text(block, styles)
         if not text:
             continue
-        if _is_heading(block):
+        if styles.is_heading(block._p.style):
             heading = text
         yield WordParagraph(text, heading, legacy_font)
+
+
+def _check_zip(path: Path, label: str) -> None:
+    """Refuse a DOCX whose parts would unzip past the limits, before anything is unzipped
+    (a part never yields more than the size its zip entry declares)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise DocumentError(
+            f"{label}: not a readable Word .docx file ({type(e).__name__})"
+        ) from None
+    unzipped = sum(part.file_size for part in parts)
+    if len(parts) > MAX_PARTS or unzipped > MAX_UNZIPPED_BYTES:
+        raise DocumentError(
+            f"{label}: unzips to {unzipped / 2**20:.0f} MiB in {len(parts)} parts, past the"
+            f" limits of {MAX_UNZIPPED_BYTES // 2**20} MiB and {MAX_PARTS} parts; not read"
+        )
+
+
+def _style_kinds() -> tuple[Any, Any]:
+    from docx.enum.style import WD_STYLE_TYPE
+
+    return WD_STYLE_TYPE.PARAGRAPH, WD_STYLE_TYPE.CHARACTER
+
+
+class _Styles:
+    """The document's styles by id, with each one's font (its own, else its base style's)
+    looked up once: python-docx searches the styles part again for every paragraph."""
+
+    def __init__(self, document: Any) -> None:
+        self._by_id = {style.style_id: style for style in document.styles}
+        defaults = [document.styles.default(kind) for kind in _style_kinds()]
+        paragraph, character = (s.style_id if s is not None else None for s in defaults)
+        self._default_paragraph, self._default_character = paragraph, character
+        self._fonts: dict[str | None, str | None] = {}
+
+    def font(self, style_id: str | None, paragraph: bool = False) -> str | None:
+        """The font a paragraph (or character) style gives; no id: the default style's."""
+        if style_id is None:
+            style_id = self._default_paragraph if paragraph else self._default_character
+        if style_id not in self._fonts:
+            self._fonts[style_id] = _style_font(self._by_id.get(style_id))
+        return self._fonts[style_id]
+
+    def is_heading(self, style_id: str | None) -> bool:
+        style = self._by_id.get(style_id if style_id is not None else self._default_paragraph)
+        name = (style.name or "") if style is not None else ""
+        return name.startswith("Heading") or name == "Title"
 
 
 def _unique_cells(row: Any) -> list[Any]:
@@ -70,19 +128,22 @@ def _unique_cells(row: Any) -> list[Any]:
     return cells
 
 
-def _paragraphs_text(paragraphs: list[Any]) -> tuple[str, str | None]:
-    texts = [_paragraph_text(p) for p in paragraphs]
+def _paragraphs_text(paragraphs: list[Any], styles: _Styles) -> tuple[str, str | None]:
+    texts = [_paragraph_text(p, styles) for p in paragraphs]
     return " ".join(t for t, _ in texts if t), next((f for _, f in texts if f), None)
 
 
-def _paragraph_text(paragraph: Any) -> tuple[str, str | None]:
+def _paragraph_text(paragraph: Any, styles: _Styles) -> tuple[str, str | None]:
     """The paragraph's text with FM runs converted, and the legacy font of the first
     converted run (None when none was)."""
-    style_font = _style_font(paragraph.style)
+    runs = list(_runs(paragraph))
+    if not any(run.text.strip() for run in runs):
+        return "", None
+    style_font = styles.font(paragraph._p.style, paragraph=True)
     parts: list[str] = []
     legacy_font = None
-    for run in _runs(paragraph):
-        font = run.font.name or _style_font(run.style) or style_font
+    for run in runs:
+        font = run.font.name or styles.font(run._r.style) or style_font
         if font and is_legacy_font_name(font) and run.text.strip():
             parts.append(from_legacy(run.text))
             legacy_font = legacy_font or legacy_font_id(font)
@@ -109,8 +170,3 @@ def _style_font(style: Any) -> str | None:
             return name
         style = style.base_style
     return None
-
-
-def _is_heading(paragraph: Any) -> bool:
-    name = (paragraph.style.name or "") if paragraph.style is not None else ""
-    return name.startswith("Heading") or name == "Title"

@@ -7,7 +7,6 @@ and the event loop never waits on encoding, FAISS or SQLite. Every error is JSON
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -22,13 +21,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..corpus import Document
 from ..errors import SisearchError
-from .limits import MAX_BATCH, MAX_BODY_BYTES, MAX_DOCUMENTS, MAX_K, MAX_QUERY_CHARS, status_of
+from .gate import Refusal, RequestGate, write_refusal
+from .limits import BODY_TIMEOUT_S, MAX_BATCH, MAX_DOCUMENTS, MAX_K, MAX_QUERY_CHARS, status_of
 from .page import render_page
+from .public import public_message, public_model_name
 from .registry import IndexRegistry
 
 API_SOURCE = "api"
@@ -46,6 +46,7 @@ class Settings:
     token: str | None = None
     read_only: bool = False
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    body_timeout: float = BODY_TIMEOUT_S
 
     @property
     def writable(self) -> bool:
@@ -60,17 +61,8 @@ class Settings:
             token=os.environ.get("SISEARCH_TOKEN") or None,
             read_only=os.environ.get("SISEARCH_READ_ONLY") == "1",
             cors_origins=tuple(o for o in origins.split(",") if o),
+            body_timeout=float(os.environ.get("SISEARCH_BODY_TIMEOUT") or BODY_TIMEOUT_S),
         )
-
-
-class ApiError(Exception):
-    """An error answered as {"error": message} with `status`."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
 
 
 class SearchBody(BaseModel):
@@ -89,38 +81,6 @@ class NewDocument(BaseModel):
 
 class DocumentsBody(BaseModel):
     documents: list[NewDocument] = Field(min_length=1, max_length=MAX_DOCUMENTS)
-
-
-class BodyLimit:
-    """Refuses request bodies over `limit` bytes with 413, by Content-Length or as they stream."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit)(scope, receive, send)
-            return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise ApiError(413, f"the request body is over {self.limit} bytes")
-            return message
-
-        await self.app(scope, counted, send)
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"the request body is over {limit} bytes"}, status_code=413)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -142,7 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.registry = registry
     app.state.settings = settings
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+    def refuse_write(authorization: str) -> Refusal | None:
+        return write_refusal(settings.token, settings.read_only, authorization)
+
+    app.add_middleware(RequestGate, refuse_write=refuse_write, body_timeout=settings.body_timeout)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -153,22 +117,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _add_error_handlers(app)
+    _add_error_handlers(app, settings.index_dir)
 
     def require_writer(request: Request) -> None:
-        if not settings.writable:
-            reason = "started with --read-only" if settings.read_only else "started without --token"
-            raise ApiError(403, f"this server is read-only ({reason}); writes are refused")
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise ApiError(
-                401,
-                "this request needs Authorization: Bearer <token>",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        if not hmac.compare_digest(given.encode(), str(settings.token).encode()):
-            raise ApiError(403, "the token is not valid")
+        """The gate has checked the token already; this keeps the rule in the API schema."""
+        refusal = refuse_write(request.headers.get("authorization", ""))
+        if refusal is not None:
+            raise refusal
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, Any]:
@@ -180,13 +135,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rows = []
         for name in registry.names():
             info = registry.get(name).info()
-            rows.append({"name": name, **_summary(info)})
+            rows.append({"name": name, **_summary(info), "model": public_model_name(info["model"])})
         return {"indexes": rows}
 
     @app.get("/api/indexes/{name}", tags=["indexes"])
     def index_info(name: str) -> dict[str, Any]:
-        """The same object as `sisearch info --json`."""
-        return registry.get(name).info()
+        """The object `sisearch info --json` gives, naming the index and model by name only
+        (no folder of the server's disk)."""
+        info = registry.get(name).info()
+        del info["path"]
+        return {"name": name, **info, "model": public_model_name(info["model"])}
 
     @app.get("/api/indexes/{name}/search", tags=["search"])
     def search(
@@ -227,7 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Add passages (needs the token). Passages already there are skipped."""
         documents = [Document(d.text, source=d.source, metadata=d.metadata) for d in body.documents]
         with registry.writer(name) as index:
-            result = index.add(documents)
+            result = index.add(documents, atomic=True)
             total = index.store.document_count()
         return {
             "added": result.documents_added,
@@ -264,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _check_query(query: str) -> None:
     if len(query) > MAX_QUERY_CHARS:
-        raise ApiError(413, f"the query is over {MAX_QUERY_CHARS} characters")
+        raise Refusal(413, f"the query is over {MAX_QUERY_CHARS} characters")
 
 
 def _summary(info: dict[str, Any]) -> dict[str, Any]:
@@ -272,17 +230,17 @@ def _summary(info: dict[str, Any]) -> dict[str, Any]:
     return {key: info[key] for key in keys}
 
 
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse({"error": error.message}, error.status, headers=error.headers)
+def _add_error_handlers(app: FastAPI, index_dir: Path) -> None:
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, error: Refusal) -> JSONResponse:
+        return error.response()
 
     @app.exception_handler(SisearchError)
     async def library_error(request: Request, error: SisearchError) -> JSONResponse:
         status = status_of(error)
         if status == 500:
             log.error("%s: %s", type(error).__name__, error)
-        return JSONResponse({"error": str(error)}, status)
+        return JSONResponse({"error": public_message(str(error), index_dir)}, status)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:

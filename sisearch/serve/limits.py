@@ -18,6 +18,10 @@ MAX_QUERY_CHARS = 1000
 MAX_BATCH = 64
 MAX_DOCUMENTS = 1000
 MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_URL_CHARS = 32 * 1024  # a 1,000-character Sinhala query is about 9 KB percent-encoded
+BODY_TIMEOUT_S = 10.0
+MAX_CONCURRENT_CONNECTIONS = 100
+KEEP_ALIVE_S = 5
 
 STATUS_OF: list[tuple[type[SisearchError], int]] = [
     (InvalidIndexName, 400),

@@ -71,10 +71,10 @@ class IndexRegistry:
 
     @contextmanager
     def writer(self, name: str) -> Iterator[Index]:
-        """A fresh `Index` for one write, with the reader's encoder (loaded once)."""
+        """A fresh `Index` for one write, lent the reader's encoder (loaded once, owned and
+        closed by the registry alone: searches keep using it during and after the write)."""
         reader = self.get(name)
-        writer = Index.open(reader.path)
-        writer._encoder = reader.encoder
+        writer = Index.open(reader.path, borrow_encoder=reader.encoder)
         try:
             yield writer
         finally:
