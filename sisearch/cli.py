@@ -466,6 +466,7 @@ def query_command(
             ef=ef,
             romanized=romanized,
         )
+        readings = [None if raw_fts else index.reading(q, romanized) for q in texts]
         if index.vectors_rebuilt_in_memory:
             click.echo(
                 f"Note: the vector file of {index.path} lags its database (an interrupted write?);"
@@ -474,13 +475,15 @@ def query_command(
                 err=True,
             )
     if as_json:
-        for query, hits in zip(texts, results):
+        for query, hits, reading in zip(texts, results, readings):
+            if reading is not None and not hits:  # the hits carry it; with none, say it here
+                click.echo(f"Note: {query!r} was searched as {reading!r}: no results", err=True)
             for hit in hits:
                 click.echo(json.dumps({"query": query, **hit.to_dict()}, ensure_ascii=False))
         return
     console = _console(soft_wrap=False)
-    for query, hits in zip(texts, results):
-        console.print(_hits_table(query, hits, mode))
+    for query, hits, reading in zip(texts, results, readings):
+        console.print(_hits_table(query, hits, mode, reading))
 
 
 @cli.command("info")
@@ -901,7 +904,7 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
     try:
         with index, _progress(str(path), None, quiet) as advance:
             result = index.import_embeddings(path, progress=advance)
-    except SisearchError:
+    except BaseException:  # whatever stopped it, an index made for this import goes
         if created:
             shutil.rmtree(location, ignore_errors=True)
         raise
@@ -1242,9 +1245,9 @@ def _check_can_listen(host: str, port: int) -> None:
         ) from None
 
 
-def _hits_table(query: str, hits: list[Hit], mode: str) -> Table:
-    """Hits as a table; the query's words are highlighted whole, long texts cut to a snippet."""
-    searched = next((hit.transliteration for hit in hits if hit.transliteration), None)
+def _hits_table(query: str, hits: list[Hit], mode: str, searched: str | None) -> Table:
+    """Hits as a table, under the query and what it was searched as (a romanized reading);
+    the query's words are highlighted whole, long texts cut to a snippet."""
     title = Text(query if searched is None else f"{query}\nsearched: {searched}")
     table = Table(title=title, title_justify="left", expand=True)
     table.add_column("#", justify="right")

@@ -400,7 +400,7 @@ def _run_job(
         },
         batch_size=ENCODE_BATCH,
         batch_format="numpy",
-        concurrency=plan.actors,
+        compute=ray.data.ActorPoolStrategy(size=plan.actors),  # `concurrency=` is deprecated
         num_cpus=plan.cpus,
         num_gpus=plan.gpus,
     )

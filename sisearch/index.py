@@ -605,6 +605,16 @@ class Index:
             for hits, found, reading in zip(ranked, cosines, readings)
         ]
 
+    def reading(self, query: str, romanized: str = "auto") -> str | None:
+        """The Sinhala a query is searched as when `romanized` reads it, else None: it
+        belongs to the query, so it is known even when nothing is found."""
+        if romanized not in ROMANIZED_MODES:
+            raise InvalidQuery(
+                f"romanized must be one of {', '.join(ROMANIZED_MODES)}, not {romanized!r}"
+            )
+        found = self._transliterate(repair_mojibake(query)[0], romanized, raw_fts=False)
+        return None if found is None else found.text
+
     def _transliterate(self, query: str, mode: str, raw_fts: bool) -> Transliteration | None:
         """The Sinhala reading of a romanized query (None: searched as typed)."""
         if raw_fts or mode == "off" or not has_latin(query):

@@ -294,7 +294,6 @@ class OnnxEncoder(TextEncoder):
             self._model_file = folder / MODEL_FILE
             self._session = _session(self._model_file, threads)
             self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-            self._splitter = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as e:  # missing file, corrupt model, ...
             raise ModelLoadError(
                 f"Cannot load the ONNX export of {name!r} in {folder}: {e}. Fix: run"
@@ -315,10 +314,23 @@ class OnnxEncoder(TextEncoder):
         self._tokenizer.enable_truncation(self.max_seq_length)
         self._tokenizer.no_padding()  # batches are padded here, to their own longest text
         self._pad_id = int(config["pad_id"])
-        self._splitter.no_truncation()
-        self._splitter.no_padding()
+        self._tokenizer_file = folder / TOKENIZER_FILE
+        self._untruncated: Any = None
         self._workers: ThreadPoolExecutor | None = None
         self._worker_lock = threading.Lock()
+
+    def _splitter(self) -> Any:
+        """The tokenizer without truncation, for cutting passages into chunks; loaded on
+        first use, since a query never needs it (e5-small's tokenizer.json takes 0.8 s)."""
+        with self._worker_lock:
+            if self._untruncated is None:
+                from tokenizers import Tokenizer
+
+                splitter = Tokenizer.from_file(str(self._tokenizer_file))
+                splitter.no_truncation()
+                splitter.no_padding()
+                self._untruncated = splitter
+            return self._untruncated
 
     def _load_embeddings(self, folder: Path, name: str) -> None:
         import numpy as np
@@ -339,7 +351,7 @@ class OnnxEncoder(TextEncoder):
     def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
             return []
-        encodings = self._splitter.encode_batch(list(texts), add_special_tokens=False)
+        encodings = self._splitter().encode_batch(list(texts), add_special_tokens=False)
         return [[tuple(o) for o in e.offsets] for e in encodings]
 
     def _run(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:

@@ -94,24 +94,30 @@ def rows_table(rows: list[dict[str, Any]], dim: int, info: dict[str, str] | None
 
 
 def export_parquet(index: Index, out: Path) -> int:
-    """Write every chunk of `index` to one Parquet file (replaced atomically); returns rows."""
+    """Write every chunk of `index` to one Parquet file (replaced atomically, its folder made
+    if missing); returns rows."""
     import pyarrow.parquet as pq
 
     dim = index.manifest.model.dim
     info = shard_info(index)
+    out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.partial")
     written = 0
-    with pq.ParquetWriter(temporary, schema(dim, info)) as writer:
-        rows: list[dict[str, Any]] = []
-        for row in index.store.iter_chunk_rows():
-            rows.append(chunk_row(*row[1:10], row[10]))
-            if len(rows) >= ROWS_PER_GROUP:
+    try:
+        with pq.ParquetWriter(temporary, schema(dim, info)) as writer:
+            rows: list[dict[str, Any]] = []
+            for row in index.store.iter_chunk_rows():
+                rows.append(chunk_row(*row[1:10], row[10]))
+                if len(rows) >= ROWS_PER_GROUP:
+                    writer.write_table(rows_table(rows, dim, info))
+                    written, rows = written + len(rows), []
+            if rows:
                 writer.write_table(rows_table(rows, dim, info))
-                written, rows = written + len(rows), []
-        if rows:
-            writer.write_table(rows_table(rows, dim, info))
-            written += len(rows)
-    temporary.replace(out)
+                written += len(rows)
+        temporary.replace(out)
+    except BaseException:  # Ctrl-C or a full disk: no half-written file stays behind
+        temporary.unlink(missing_ok=True)
+        raise
     return written
 
 
@@ -174,9 +180,11 @@ def read_info(files: list[Path], folder: Path | None) -> dict[str, str]:
     found: dict[str, str] | None = None
     for file in files:
         try:
-            raw = pq.read_schema(file).metadata or {}
+            layout = pq.read_schema(file)
         except Exception as e:  # not Parquet, truncated
             raise CorpusError(f"{file}: not a readable Parquet file ({e})") from None
+        _check_columns(layout, file)
+        raw = layout.metadata or {}
         info = {k.decode(): v.decode() for k, v in raw.items() if k.startswith(b"sisearch.")}
         info = info or fallback
         if not info:
@@ -188,6 +196,23 @@ def read_info(files: list[Path], folder: Path | None) -> dict[str, str]:
             raise CorpusError(f"{file}: made under another model or rule than {files[0]}")
         found = info
     return found or {}
+
+
+REQUIRED_COLUMNS = ("source", "line", "metadata", "text", "content_hash", "chunk_hash")
+
+
+def _check_columns(layout: Any, file: Path) -> None:
+    """Refuse a file without the columns an import reads, before anything is created."""
+    import pyarrow as pa
+
+    missing = [c for c in (*REQUIRED_COLUMNS, "embedding") if c not in layout.names]
+    if missing:
+        raise CorpusError(f"{file}: missing column(s) {', '.join(missing)}")
+    embedding = layout.field("embedding").type
+    if not (pa.types.is_fixed_size_list(embedding) and pa.types.is_floating(embedding.value_type)):
+        raise CorpusError(
+            f"{file}: column embedding is {embedding}, not a fixed-size list of floats"
+        )
 
 
 def check_compatible(info: dict[str, str], index: Index, label: str) -> None:

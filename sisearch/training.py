@@ -9,7 +9,7 @@ CoSENT (a loss on the order of the pairs' similarities, not their values), the w
 embeddings frozen (they are most of the weights, and what AdamW spends its time on), and
 the trained weights averaged half-way back to the base model's (WiSE-FT, Wortsman et al.
 2022): Sinhala-only pairs otherwise pull the encoder away from the other languages it
-aligns Sinhala with (English -> Sinhala nDCG@10 -0.027 unaveraged, -0.006 averaged, for
+aligns Sinhala with (English -> Sinhala nDCG@10 -0.027 unaveraged, -0.007 averaged, for
 0.008 less STS gain; bench/finetune.py). See `RECIPES`. Both sentences get the model's
 query prompt, as `sts_cosines` scores them.
 A plain PyTorch loop keeps a run deterministic for a seed on CPU.

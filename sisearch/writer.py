@@ -130,6 +130,8 @@ class IndexWriter:
         try:
             for group in _groups(documents, group_size):
                 ids, embeddings = self._add_group(group, batch_size, result, seen)
+                if self.given_vectors is not None:  # an import: skipped rows' vectors go too
+                    self.given_vectors.clear()
                 vectors.add(ids, embeddings)
                 self.index._vectors_generation = self.store.generation
                 if progress is not None:

@@ -10,8 +10,11 @@ import pytest
 
 pytest.importorskip("pyarrow")
 
+from click.testing import CliRunner
+
 from sisearch import Index
 from sisearch import writer as writer_module
+from sisearch.cli import cli
 from sisearch.errors import CorpusError
 from tests.conftest import CORPUS
 
@@ -124,3 +127,51 @@ def test_cli_export_and_import(run, tiny_model, tmp_path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     result = run("index", "--embeddings", "bad.parquet", "--index", "c")
     assert result.exit_code == 1 and "not a readable Parquet file" in result.stderr
+
+
+def test_a_file_missing_a_column_is_refused_before_an_index_is_made(run, tiny_model, tmp_path):
+    import pyarrow.parquet as pq
+
+    assert run("index", str(CORPUS), "--model", tiny_model, "--index", "a", "-q").exit_code == 0
+    assert run("export", "--index", "a", "--out", "a.parquet").exit_code == 0
+    table = pq.read_table(tmp_path / "a.parquet")
+    pq.write_table(table.drop(["source"]), tmp_path / "broken.parquet")
+    result = CliRunner().invoke(cli, ["index", "--embeddings", "broken.parquet", "--index", "b"])
+    assert result.exit_code == 1
+    assert "broken.parquet: missing column(s) source" in result.output
+    assert not (tmp_path / "indexes" / "b").exists()
+
+
+def test_skipped_rows_leave_no_embeddings_in_memory(source_index, tmp_path, monkeypatch):
+    out = tmp_path / "a.parquet"
+    source_index.export_parquet(out)
+    monkeypatch.setattr(writer_module, "GROUP_SIZE", 20)
+    held: list[int] = []
+    real = writer_module.IndexWriter._add_group
+
+    def watched(self, *args, **kwargs):
+        result = real(self, *args, **kwargs)
+        held.append(len(self.given_vectors))
+        return result
+
+    monkeypatch.setattr(writer_module.IndexWriter, "_add_group", watched)
+    again = source_index.import_embeddings(out)  # every row is already there: all skipped
+    assert again.documents_added == 0 and again.documents_skipped > 60
+    assert max(held) <= 25  # one group's chunks at most, not every row read so far
+
+
+def test_export_cleans_up_when_interrupted_and_makes_its_folder(
+    source_index, tmp_path, monkeypatch
+):
+    import sisearch.portable as portable
+
+    out = tmp_path / "new" / "folder" / "a.parquet"
+    assert source_index.export_parquet(out) == source_index.store.chunk_count()
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(portable, "rows_table", broken)
+    with pytest.raises(KeyboardInterrupt):
+        source_index.export_parquet(tmp_path / "b.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "new"]

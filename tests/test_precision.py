@@ -60,6 +60,10 @@ def test_precision_is_recorded_and_honoured_after_reopening(tmp_path, tiny_model
     reopened = Index.open(tmp_path / "ix")
     assert reopened.encoder.precision == "fp32"
     assert reopened.info()["precision"] == "fp32"
+    assert reopened.search("කොළඹ", limit=1)[0].text == "කොළඹ වරාය"
+    assert reopened.encoder._untruncated is None  # a query reads tokenizer.json once, not twice
+    reopened.add(["ගාල්ල කොටුව"])
+    assert reopened.encoder._untruncated is not None
 
 
 def test_int8_that_drifts_on_the_users_passages_falls_back_to_fp32(

@@ -178,6 +178,12 @@ def test_cli_json_carries_the_transliteration(tmp_path: Path, tiny_model, monkey
     assert off == []  # the Latin words are not in this Sinhala index
     table = runner.invoke(cli, ["query", "kolamba waraya", "-k", "2"])
     assert "searched: කොළඹ වරාය" in table.output
+    nothing = ["query", "kolamba waraya", "--where", "topic = 'none'"]
+    empty = runner.invoke(cli, nothing)  # no hit to carry it: the query still says it
+    assert "searched: කොළඹ වරාය" in empty.output and "no results" in empty.output
+    empty_json = runner.invoke(cli, [*nothing, "--json"])
+    assert empty_json.stdout == ""
+    assert "'kolamba waraya' was searched as 'කොළඹ වරාය'" in empty_json.stderr
     bad = runner.invoke(cli, ["query", "x", "--romanized", "maybe"])
     assert bad.exit_code == 2
 
