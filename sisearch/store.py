@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,12 +21,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from .errors import IndexCorrupt, InvalidQuery
 from .filters import Filter
 from .lexical import FTS_TOKENIZER
 from .text import lexical_key
+
+
+def _sqlite_utils_without_pandas() -> Any:
+    """sqlite-utils, imported with pandas hidden: where pandas is installed, sqlite-utils
+    imports it (and pandas pyarrow), 0.34 s of a cold query, only to map `pd.Timestamp`
+    columns, which sisearch never writes. pandas stays importable for everyone else."""
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hide = "pandas" not in sys.modules
+    if hide:
+        sys.modules["pandas"] = None  # type: ignore[assignment]  # import pandas -> ImportError
+    try:
+        import sqlite_utils
+    finally:
+        if hide and sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]
+    return sqlite_utils
+
+
+sqlite_utils = _sqlite_utils_without_pandas()
 
 SCHEMA_VERSION = 2
 DATABASE_FILE = "documents.db"

@@ -144,7 +144,7 @@ def test_query_process_never_imports_torch(tmp_path, tiny_model, monkeypatch) ->
         "import sys; from sisearch.cli import main\n"
         "sys.argv = ['sisearch', 'query', 'ලංකාව', '--json', '-k', '2']\n"
         "try: main()\nexcept SystemExit as e: assert not e.code, e.code\n"
-        "heavy = ('torch', 'sentence_transformers', 'transformers')\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'pandas', 'pyarrow', 'ray')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "assert not heavy, heavy"
     )
@@ -153,6 +153,20 @@ def test_query_process_never_imports_torch(tmp_path, tiny_model, monkeypatch) ->
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
+
+
+def test_the_command_line_starts_without_heavy_imports() -> None:
+    code = (
+        "import sys, sisearch.cli\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'faiss', 'pandas',"
+        " 'pyarrow', 'ray', 'onnxruntime')\n"
+        "print(' '.join(m for m in heavy if sys.modules.get(m) is not None))\n"
+        "import importlib.util  # pandas, where installed, is still importable after\n"
+        "if importlib.util.find_spec('pandas'): import pandas  # sqlite-utils hid it\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
