@@ -466,7 +466,10 @@ def query_command(
             ef=ef,
             romanized=romanized,
         )
-        readings = [None if raw_fts else index.reading(q, romanized) for q in texts]
+        readings = [  # the hits carry the reading; a query with none asks for it
+            hits[0].transliteration if hits else None if raw_fts else index.reading(q, romanized)
+            for q, hits in zip(texts, results)
+        ]
         if index.vectors_rebuilt_in_memory:
             click.echo(
                 f"Note: the vector file of {index.path} lags its database (an interrupted write?);"

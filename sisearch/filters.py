@@ -36,7 +36,6 @@ _CONDITION = re.compile(
 _AND = re.compile(r"and\s", re.IGNORECASE)
 MAX_CONDITIONS = 32
 MAX_VALUES = 1000  # in one {field: [values]} condition
-_INT64 = (-(2**63), 2**63 - 1)
 
 Value = str | int | float
 
@@ -131,6 +130,11 @@ def as_filter(where: str | Mapping[str, Any] | Filter | None) -> Filter | None:
     return Filter(tuple(conditions))
 
 
+def fits_int64(value: int) -> bool:
+    """Whether SQLite can bind the integer (a 64-bit signed one)."""
+    return -(2**63) <= value < 2**63
+
+
 def _checked(condition: Condition) -> Condition:
     """The condition, if SQLite can bind its field and values; InvalidQuery otherwise."""
     values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
@@ -138,7 +142,7 @@ def _checked(condition: Condition) -> Condition:
     if found:
         raise InvalidQuery(f"the filter holds a lone surrogate ({found}), which is not text")
     for value in values:
-        if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        if isinstance(value, int) and not fits_int64(value):
             raise InvalidQuery(f"filter number {value} is outside the 64-bit integer range")
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidQuery(f"filter number {value} is not a finite number")

@@ -515,10 +515,7 @@ class Index:
             raise InvalidQuery(f"limit must be at least 1, not {limit}")
         if mode not in MODES:
             raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if romanized not in ROMANIZED_MODES:
-            raise InvalidQuery(
-                f"romanized must be one of {', '.join(ROMANIZED_MODES)}, not {romanized!r}"
-            )
+        _check_romanized(romanized)
         for query in queries:
             if found := lone_surrogate(query):
                 raise InvalidQuery(f"the query holds a lone surrogate ({found}), which is not text")
@@ -608,10 +605,7 @@ class Index:
     def reading(self, query: str, romanized: str = "auto") -> str | None:
         """The Sinhala a query is searched as when `romanized` reads it, else None: it
         belongs to the query, so it is known even when nothing is found."""
-        if romanized not in ROMANIZED_MODES:
-            raise InvalidQuery(
-                f"romanized must be one of {', '.join(ROMANIZED_MODES)}, not {romanized!r}"
-            )
+        _check_romanized(romanized)
         found = self._transliterate(repair_mojibake(query)[0], romanized, raw_fts=False)
         return None if found is None else found.text
 
@@ -727,6 +721,11 @@ class Index:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _check_romanized(mode: str) -> None:
+    if mode not in ROMANIZED_MODES:
+        raise InvalidQuery(f"romanized must be one of {', '.join(ROMANIZED_MODES)}, not {mode!r}")
 
 
 def _check_probe(recorded: Sequence[float], current: np.ndarray, path: Path) -> None:

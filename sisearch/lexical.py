@@ -62,7 +62,12 @@ def fts_query(query: str, alternatives: Sequence[str] = ()) -> str | None:
     terms += [key for key in alternatives if key and key not in terms]
     if not terms:
         return None
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return " OR ".join(fts_literal(term) for term in terms)
+
+
+def fts_literal(term: str) -> str:
+    """`term` as an FTS5 string literal: matched as a word, never read as an operator."""
+    return '"' + term.replace('"', '""') + '"'
 
 
 def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import IndexCorrupt, InvalidQuery
 from .filters import Filter
-from .lexical import FTS_TOKENIZER
+from .lexical import FTS_TOKENIZER, fts_literal
 from .text import lexical_key
 
 
@@ -439,7 +439,7 @@ class DocumentStore:
         """Which of `doc_ids` hold every one of `terms` (lexical keys), by the keyword table."""
         if not terms or not doc_ids or not self.has_keyword_table:
             return set()
-        match = " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        match = " AND ".join(fts_literal(term) for term in terms)
         found: set[int] = set()
         for part in _batches(_ints(doc_ids), 900):
             marks = ",".join("?" * len(part))

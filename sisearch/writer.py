@@ -23,6 +23,7 @@ import numpy as np
 
 from .corpus import STDIN_SOURCE, Document, source_name
 from .errors import CorpusError, DocumentNotFound, IndexCorrupt, InvalidQuery
+from .filters import fits_int64
 from .onnx_encoder import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
 from .store import NewChunk, NewDocument, content_hash
 from .text import (
@@ -303,7 +304,8 @@ class IndexWriter:
 
     def delete(self, doc_ids: Iterable[int], source: str | None) -> int:
         wanted = set(doc_ids)
-        found = set(self.store.get_documents(sorted(d for d in wanted if _is_int64(d))))
+        storable = sorted(d for d in wanted if fits_int64(d))  # past 64 bits: no such id
+        found = set(self.store.get_documents(storable))
         if wanted - found:
             missing = ", ".join(map(str, sorted(wanted - found)))
             raise DocumentNotFound(f"No document with id {missing} in {self.index.path}")
@@ -500,11 +502,6 @@ def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:
 
 def _sources(labels: Iterable[str]) -> set[str]:
     return {source_name(label) for label in labels}
-
-
-def _is_int64(value: int) -> bool:
-    """Whether SQLite can hold the id: an id past 64 bits names no document."""
-    return -(2**63) <= value < 2**63
 
 
 def _groups(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:

@@ -319,30 +319,39 @@ def test_serve_command_help_and_missing_extra() -> None:
     assert "pip install 'sisearch[serve]'" in result.stderr
 
 
-def test_sigterm_lets_a_write_in_flight_finish(tmp_path, tiny_model) -> None:
-    import http.client
-    import signal
+def serve_in_a_process(folder: Path, *options: str) -> tuple[subprocess.Popen, int]:
+    """`sisearch serve` on a free loopback port, once it accepts connections (at most 30 s)."""
     import socket
     import time
 
-    folder = tmp_path / "indexes"
-    Index.create(folder / "default", model=tiny_model).close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "sisearch", "serve", "--index-dir", str(folder)]
-        + ["--port", str(port), "--token", TOKEN],
+        + ["--port", str(port), *options],
         stderr=subprocess.PIPE,
         text=True,
     )
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError(f"the server did not start: {server.communicate()[1][-2000:]}")
+
+
+def test_sigterm_lets_a_write_in_flight_finish(tmp_path, tiny_model) -> None:
+    import http.client
+    import signal
+    import time
+
+    folder = tmp_path / "indexes"
+    Index.create(folder / "default", model=tiny_model).close()
+    server, port = serve_in_a_process(folder, "--token", TOKEN)
     try:
-        for _ in range(300):  # bounded: at most 30 s
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
         lines = [line for line in CORPUS_JSONL.read_text(encoding="utf-8").splitlines()]
         texts = [json.loads(line)["text"] + f" {i}" for i in range(3) for line in lines]
         body = json.dumps({"documents": [{"text": t} for t in texts]}).encode()
@@ -507,27 +516,13 @@ def test_a_body_that_stops_arriving_is_408() -> None:
 
 def test_the_real_server_answers_a_200_kb_request_line_with_json(tmp_path, tiny_model) -> None:
     import http.client
-    import socket
-    import time
 
     folder = tmp_path / "indexes"
     Index.create(folder / "default", model=tiny_model).close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sisearch", "serve", "--index-dir", str(folder)]
-        + ["--port", str(port), "--limit-concurrency", "8", "--timeout-keep-alive", "2"],
-        stderr=subprocess.PIPE,
-        text=True,
+    server, port = serve_in_a_process(
+        folder, "--limit-concurrency", "8", "--timeout-keep-alive", "2"
     )
     try:
-        for _ in range(300):  # bounded: at most 30 s
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/api/indexes/default/search?q=" + "a" * 200_000)
         response = connection.getresponse()
