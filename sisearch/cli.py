@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -954,6 +954,12 @@ def _import_embeddings(path: Path, location: Path, model: str | None, quiet: boo
     help="Run the actors on GPUs, this many each (e.g. 1, or 0.5 to share one by two); needs"
     " an index built with --engine torch.",
 )
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show Ray's own log and warnings as the job runs (by default they go to a file that"
+    " is named only if the job fails).",
+)
 @reading_options
 def encode_command(
     paths: tuple[str, ...],
@@ -964,6 +970,7 @@ def encode_command(
     actors: int | None,
     cpus_per_actor: int | None,
     gpus_per_actor: float | None,
+    verbose: bool,
     options: ReadOptions,
 ) -> None:
     """Encode corpus files and folders on Ray into Parquet shards for an existing index.
@@ -973,7 +980,8 @@ def encode_command(
     once (its ONNX export, or for an --engine torch index the model on a GPU).
     Normalization and chunking are the index's own, so `sisearch index --embeddings OUT`
     adds the passages without encoding, as if indexed directly. A file that cannot be
-    read is named and skipped. Needs the ray extra: pip install -e ".[ray]".
+    read is named and skipped. Ray's own log goes to a file, named if the job fails
+    (--verbose shows it as it runs). Needs the ray extra: pip install -e ".[ray]".
 
     \b
       sisearch encode big-corpus/ --index news --ray auto --out shards/
@@ -995,17 +1003,19 @@ def encode_command(
         )
     started = time.perf_counter()
     try:
-        summary = encode_on_ray(
-            paths,
-            location,
-            out,
-            info,
-            options,
-            address,
-            actors,
-            cpus_per_actor,
-            gpus_per_actor or 0.0,
-        )
+        with _output_of_ray(verbose):
+            summary = encode_on_ray(
+                paths,
+                location,
+                out,
+                info,
+                options,
+                address,
+                actors,
+                cpus_per_actor,
+                gpus_per_actor or 0.0,
+                verbose,
+            )
     except FileExistsError as e:
         raise click.UsageError(str(e)) from None
     seconds = time.perf_counter() - started
@@ -1319,6 +1329,43 @@ def _summary(path: str, result: AddResult, seconds: float, report: ReadReport) -
     if path != STDIN and Path(path).is_dir():
         text += "\n" + _files_summary(path, report)
     return text
+
+
+@contextmanager
+def _output_of_ray(verbose: bool) -> Iterator[None]:
+    """Ray's log lines, warnings and its processes' output go to a file unless `verbose`:
+    the file is removed after a job that worked and named after one that failed.
+
+    Ray's core writes to file descriptor 2 itself, so the descriptor is redirected, not
+    only `sys.stderr`; the processes Ray starts keep writing to the file."""
+    if verbose:
+        yield
+        return
+    import tempfile
+    import warnings
+
+    descriptor, name = tempfile.mkstemp(prefix="sisearch-ray-", suffix=".log")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(descriptor, 2)
+    failed = True
+    try:
+        with (
+            open(descriptor, "w", encoding="utf-8", closefd=True) as log,
+            warnings.catch_warnings(),
+            redirect_stderr(log),
+        ):
+            warnings.simplefilter("default")
+            yield
+        failed = False
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if failed:
+            click.echo(f"Ray's log of this job: {name}", err=True)
+        else:
+            os.unlink(name)
 
 
 def _files_summary(path: str, report: ReadReport) -> str:

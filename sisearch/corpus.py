@@ -27,12 +27,18 @@ _FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
 
 @dataclass(frozen=True)
 class Document:
-    """A passage to index: its text, where it came from, and any metadata fields."""
+    """A passage to index: its text, where it came from, and any metadata fields.
+
+    `metadata` is what the user gave (a JSONL record's or CSV row's other fields);
+    `origin` is what a document reader recorded (`page`, `title`, `heading`,
+    `legacy_font`, `repaired_words`), kept apart so neither can change the other.
+    """
 
     text: str
     source: str = ""
     line: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, Any] = field(default_factory=dict)
 
 
 def corpus_format(path: str) -> str:

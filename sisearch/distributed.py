@@ -160,26 +160,31 @@ class EncodeActor:
         from .writer import chunk_texts
 
         documents = []
-        for source, line, metadata, text in zip(
-            batch["source"], batch["line"], batch["metadata"], batch["text"], strict=True
+        for source, line, metadata, origin, text in zip(
+            batch["source"],
+            batch["line"],
+            batch["metadata"],
+            batch["origin"],
+            batch["text"],
+            strict=True,
         ):
             text = normalize(repair_mojibake(str(text))[0], self.normalization)
             if has_content(text):
-                documents.append((str(source), _line(line), str(metadata), text))
-        spans = chunk_texts(self.encoder, [d[3] for d in documents])
+                documents.append((str(source), _line(line), str(metadata), str(origin), text))
+        spans = chunk_texts(self.encoder, [d[4] for d in documents])
         pieces = [
-            d[3][s.start : s.end] for d, doc_spans in zip(documents, spans) for s in doc_spans
+            d[4][s.start : s.end] for d, doc_spans in zip(documents, spans) for s in doc_spans
         ]
         vectors = iter(self.encoder.encode_documents(pieces))
         rows = []
-        for (source, line, metadata, text), doc_spans in zip(documents, spans, strict=True):
+        for (source, line, metadata, origin, text), doc_spans in zip(documents, spans, strict=True):
             digest = content_hash(text)
             for position, span in enumerate(doc_spans):
                 piece = text[span.start : span.end]
                 rows.append(
                     chunk_row(
                         text, source, line, metadata, digest, position, span.start, span.end,
-                        content_hash(piece), next(vectors),
+                        content_hash(piece), next(vectors), origin,
                     )
                 )  # fmt: skip
         if self.log is not None:
@@ -224,20 +229,17 @@ def _line(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-def start_ray(address: str) -> Any:
+def start_ray(address: str, verbose: bool = False) -> Any:
     """Connect to Ray: "local" starts one in this process, "auto" finds a running cluster,
-    anything else is a cluster address (ray://host:10001 or host:6379)."""
+    anything else is a cluster address (ray://host:10001 or host:6379). `verbose` passes
+    the workers' output through to this process."""
     ray = require_ray()
     if ray.is_initialized():
         return ray
-    import logging
-
-    logging.getLogger("ray").setLevel(logging.WARNING)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     if address == "local":
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=verbose)
     else:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=verbose)
     return ray
 
 
@@ -304,11 +306,12 @@ def encode_on_ray(
     actors: int | None = None,
     cpus_per_actor: int | None = None,
     gpus_per_actor: float = 0.0,
+    verbose: bool = False,
 ) -> EncodeSummary:
     """Read the corpus files or folders `inputs` (local paths, or URIs such as s3://...)
     on Ray's workers, encode them for the index at `index_path`, and write Parquet shards
     and `sisearch.json` to `out` (a folder every worker can write, or a URI; it must not
-    hold shards already)."""
+    hold shards already). `verbose` lets the workers' output through."""
     from .portable import SHARD_INFO
     from .ray_reading import list_corpus
 
@@ -319,7 +322,7 @@ def encode_on_ray(
     listing = list_corpus(inputs, options)
     if not listing.paths:
         raise CorpusError(f"{', '.join(inputs)}: no file sisearch reads")
-    ray = start_ray(address)
+    ray = start_ray(address, verbose)
     largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
     plan = plan_actors(
         ray.cluster_resources(),

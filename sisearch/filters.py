@@ -4,6 +4,10 @@ Field names never reach the SQL text: they travel as JSON-path parameters, and v
 as ordinary parameters, so no filter can inject SQL.
 
     topic = 'health' and year >= 2020
+    origin.page >= 3
+
+A field is a key of the metadata the user gave, `source` or `line`, or `origin.KEY` for
+what a document reader recorded (`origin.page`, `origin.heading`, ...).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .errors import InvalidQuery
 from .text import lone_surrogate
 
 COLUMNS = {"source", "line"}
+ORIGIN_PREFIX = "origin."
 _OPERATORS = {
     "=": "=",
     "==": "=",
@@ -42,7 +47,8 @@ Value = str | int | float
 
 @dataclass(frozen=True)
 class Condition:
-    """One comparison of a field (a metadata key, or `source` / `line`) with a value."""
+    """One comparison of a field (a metadata key, `source` / `line` or `origin.KEY`) with a
+    value."""
 
     field: str
     op: str
@@ -55,12 +61,16 @@ class Filter:
 
     conditions: tuple[Condition, ...]
 
-    def sql(self, table: str = "documents") -> tuple[str, list[Any]]:
-        """A WHERE clause over `table` and its parameters."""
+    def sql(self, table: str = "documents", origin: str = "origin") -> tuple[str, list[Any]]:
+        """A WHERE clause over `table` and its parameters; `origin` names the column of
+        reader-recorded fields (`metadata` in an index from before it had one)."""
         clauses, params = [], []
         for c in self.conditions:
             if c.field in COLUMNS:
                 subject, subject_params = f"{table}.{c.field}", []
+            elif c.field.startswith(ORIGIN_PREFIX) and len(c.field) > len(ORIGIN_PREFIX):
+                key = c.field[len(ORIGIN_PREFIX) :]
+                subject, subject_params = f"json_extract({table}.{origin}, ?)", [_path(key)]
             else:
                 subject, subject_params = f"json_extract({table}.metadata, ?)", [_path(c.field)]
             values = c.value if isinstance(c.value, tuple) else (c.value,)

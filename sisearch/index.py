@@ -71,7 +71,9 @@ class Hit:
     lexical mode when no model was loaded to embed the query). `transliteration` is the
     Sinhala actually searched when the query was read as romanized Sinhala, else None.
     `dense_rank` / `lexical_rank` are the document's ranks on each side (None where
-    that side did not find it or was not asked).
+    that side did not find it or was not asked). `metadata` is what the user gave with the
+    passage; `origin` is what a document reader recorded (`page`, `title`, `heading`,
+    `legacy_font`, `repaired_words`).
     """
 
     rank: int
@@ -85,12 +87,13 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     transliteration: str | None = None
+    origin: dict[str, Any] = field(default_factory=dict)
 
     @property
     def place(self) -> str:
         """Where the passage is, for people: `file:line`, or `file p.N` for a PDF page."""
         name = Path(self.source).name or self.source
-        page = self.metadata.get("page")
+        page = self.origin.get("page")
         if isinstance(page, int) and not isinstance(page, bool):
             return f"{name} p.{page}"
         return f"{name}:{self.line}" if self.line is not None else name
@@ -594,6 +597,7 @@ class Index:
                     ranks.get("dense"),
                     ranks.get("lexical"),
                     None if reading is None else reading.text,
+                    documents[doc_id].origin,
                 )
                 for rank, (doc_id, score, ranks) in enumerate(
                     (r for r in hits if r[0] in documents), start=1

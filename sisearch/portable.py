@@ -7,6 +7,7 @@ chunks, so the file loads straight into a vector database:
 | column | type | |
 |---|---|---|
 | source, line, metadata | string, int64 (null), string (JSON) | where the passage came from |
+| origin | string (JSON) | what the document reader recorded (page, heading, ...) |
 | text, content_hash | string | the passage as indexed (normalized), and its hash |
 | chunk, chunk_start, chunk_end | int32 | the chunk's position and character span in text |
 | chunk_hash | string | hash of the chunk's text |
@@ -68,6 +69,7 @@ def schema(dim: int, info: dict[str, str] | None = None) -> Any:
         pa.field("source", pa.string()),
         pa.field("line", pa.int64()),
         pa.field("metadata", pa.string()),
+        pa.field("origin", pa.string()),
         pa.field("text", pa.string()),
         pa.field("content_hash", pa.string()),
         pa.field("chunk", pa.int32()),
@@ -107,7 +109,7 @@ def export_parquet(index: Index, out: Path) -> int:
         with pq.ParquetWriter(temporary, schema(dim, info)) as writer:
             rows: list[dict[str, Any]] = []
             for row in index.store.iter_chunk_rows():
-                rows.append(chunk_row(*row[1:10], row[10]))
+                rows.append(chunk_row(*row[1:11], origin=row[11]))
                 if len(rows) >= ROWS_PER_GROUP:
                     writer.write_table(rows_table(rows, dim, info))
                     written, rows = written + len(rows), []
@@ -132,12 +134,14 @@ def chunk_row(
     end: int,
     chunk_hash: str,
     embedding: np.ndarray,
+    origin: str = "{}",
 ) -> dict[str, Any]:
     """One row of the schema: a chunk with its passage (exports and `sisearch encode`)."""
     return {
         "source": source,
         "line": line,
         "metadata": metadata,
+        "origin": origin,
         "text": text,
         "content_hash": content_hash,
         "chunk": position,
@@ -264,15 +268,24 @@ def iter_shard_documents(files: list[Path], vectors: dict[str, np.ndarray]) -> I
                     if pending is not None:
                         yield pending  # all its chunks' vectors are in `vectors` now
                     previous = key
-                    pending = Document(
-                        text=data["text"][i],
-                        source=data["source"][i],
-                        line=data["line"][i],
-                        metadata=json.loads(data["metadata"][i] or "{}"),
-                    )
+                    pending = _shard_document(data, i)
                 vectors[data["chunk_hash"][i]] = matrix[i]
     if pending is not None:
         yield pending
+
+
+def _shard_document(data: dict[str, list[Any]], i: int) -> Document:
+    """Row i's passage; a file written before the `origin` column has the reader's fields
+    in `metadata`, split by the rule old indexes are migrated by."""
+    from .documents.origin import split_origin
+
+    source = data["source"][i]
+    metadata = json.loads(data["metadata"][i] or "{}")
+    if "origin" in data:
+        origin = json.loads(data["origin"][i] or "{}")
+    else:
+        metadata, origin = split_origin(source, metadata)
+    return Document(data["text"][i], source, data["line"][i], metadata, origin)
 
 
 __all__ = [

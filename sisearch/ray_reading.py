@@ -112,7 +112,7 @@ def read_fetched(
     batch: dict[str, Any], options: ReadOptions, prefix: str, log: Any
 ) -> Iterator[dict[str, list[Any]]]:
     """`map_batches` function: the passages of fetched files (`path`, `bytes` columns), as
-    rows of `ROWS_PER_BATCH` with source, line, metadata (JSON) and text."""
+    rows of `ROWS_PER_BATCH` with source, line, metadata and origin (JSON) and text."""
     import ray
 
     report = ReadReport()
@@ -122,6 +122,7 @@ def read_fetched(
             rows["source"].append(document.source)
             rows["line"].append(-1 if document.line is None else document.line)
             rows["metadata"].append(json.dumps(document.metadata, ensure_ascii=False))
+            rows["origin"].append(json.dumps(document.origin, ensure_ascii=False))
             rows["text"].append(document.text)
             if len(rows["text"]) == ROWS_PER_BATCH:
                 yield rows
@@ -132,7 +133,7 @@ def read_fetched(
 
 
 def _empty_rows() -> dict[str, list[Any]]:
-    return {"source": [], "line": [], "metadata": [], "text": []}
+    return {"source": [], "line": [], "metadata": [], "origin": [], "text": []}
 
 
 def _documents_of(

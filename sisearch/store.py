@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .documents.origin import split_origin
 from .errors import IndexCorrupt, InvalidQuery
 from .filters import Filter
 from .lexical import FTS_TOKENIZER, fts_literal
@@ -47,7 +48,8 @@ def _sqlite_utils_without_pandas() -> Any:
 
 sqlite_utils = _sqlite_utils_without_pandas()
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_NO_ORIGIN_COLUMN = "<no origin column>"
 DATABASE_FILE = "documents.db"
 
 
@@ -76,6 +78,7 @@ class NewDocument:
     metadata: dict[str, Any]
     content_hash: str
     chunks: list[NewChunk] = field(default_factory=list)
+    origin: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class StoredDocument:
     source: str
     line: int | None
     metadata: dict[str, Any]
+    origin: dict[str, Any] = field(default_factory=dict)
 
 
 class DocumentStore:
@@ -139,6 +143,12 @@ class DocumentStore:
         """False for an index from before schema 2, read as it is until its next write."""
         return self.schema_version >= 2
 
+    @property
+    def has_origin_column(self) -> bool:
+        """False for an index from before schema 3, whose reader fields are still in
+        `metadata` (split as they are read) until its next write moves them."""
+        return self.schema_version >= 3
+
     def upgrade(self) -> None:
         """WAL mode and schema migrations; only for the holder of the index's writer lock."""
         try:
@@ -148,6 +158,8 @@ class DocumentStore:
                 self._create_v1()
             if version < 2:
                 self._add_keyword_index()
+            if version < 3:
+                self._add_origin_column()
         except sqlite3.DatabaseError as e:
             raise IndexCorrupt(f"{self.path}: cannot upgrade the database ({e})") from None
 
@@ -196,6 +208,42 @@ class DocumentStore:
                     [doc_id, lexical_key(text)],
                 )
             self.db.execute("PRAGMA user_version = 2")
+
+    def _add_origin_column(self) -> None:
+        """Schema 3: reader-recorded fields in their own column, out of the user's metadata."""
+        with self.db.atomic():
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+            if "origin" not in columns:
+                self.db.execute(
+                    "ALTER TABLE documents ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"
+                )
+            rows = self.db.execute(
+                "SELECT id, source, metadata FROM documents WHERE metadata != '{}'"
+            ).fetchall()
+            for doc_id, source, metadata in rows:
+                user, origin = split_origin(source, json.loads(metadata))
+                if origin:
+                    self.db.execute(
+                        "UPDATE documents SET metadata = ?, origin = ? WHERE id = ?",
+                        [_json(user), _json(origin), doc_id],
+                    )
+            self.db.execute("PRAGMA user_version = 3")
+
+    def _fields(self, source: str, metadata: str, origin: str) -> tuple[dict, dict]:
+        """(metadata, origin) of a stored row, split by the old rule before schema 3."""
+        if origin == _NO_ORIGIN_COLUMN:
+            return split_origin(source, json.loads(metadata))
+        return json.loads(metadata), json.loads(origin)
+
+    @property
+    def _origin_column(self) -> str:
+        """The column filters and counts read reader fields from (`metadata` before schema 3)."""
+        return "origin" if self.has_origin_column else "metadata"
+
+    @property
+    def _origin_sql(self) -> str:
+        """The origin column in a SELECT, or a marker the row reader splits by the old rule."""
+        return "origin" if self.has_origin_column else f"'{_NO_ORIGIN_COLUMN}'"
 
     @property
     def generation(self) -> int:
@@ -285,13 +333,14 @@ class DocumentStore:
         with self.db.atomic():
             for document in documents:
                 cursor = self.db.execute(
-                    "INSERT INTO documents (source, line, text, metadata, content_hash)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO documents (source, line, text, metadata, origin, content_hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     [
                         document.source,
                         document.line,
                         document.text,
-                        json.dumps(document.metadata, ensure_ascii=False, sort_keys=True),
+                        _json(document.metadata),
+                        _json(document.origin),
                         document.content_hash,
                     ],
                 )
@@ -396,11 +445,13 @@ class DocumentStore:
         for part in _batches(_ints(doc_ids), 900):
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                f"SELECT id, text, source, line, metadata FROM documents WHERE id IN ({marks})",
+                f"SELECT id, text, source, line, metadata, {self._origin_sql} FROM documents"
+                f" WHERE id IN ({marks})",
                 part,
             )
-            for doc_id, text, source, line, metadata in rows:
-                found[doc_id] = StoredDocument(doc_id, text, source, line, json.loads(metadata))
+            for doc_id, text, source, line, metadata, origin in rows:
+                user, recorded = self._fields(source, metadata, origin)
+                found[doc_id] = StoredDocument(doc_id, text, source, line, user, recorded)
         return found
 
     def keyword_search(
@@ -421,7 +472,7 @@ class DocumentStore:
             )
             params: list[Any] = [match, limit]
         else:
-            clause, where_params = where.sql()
+            clause, where_params = where.sql(origin=self._origin_column)
             sql = (
                 "SELECT documents.id, -bm25(documents_fts) FROM documents_fts"
                 " JOIN documents ON documents.id = documents_fts.rowid"
@@ -453,7 +504,7 @@ class DocumentStore:
 
     def chunk_ids_where(self, where: Filter) -> np.ndarray:
         """Ids of the chunks of documents that pass the filter."""
-        clause, params = where.sql()
+        clause, params = where.sql(origin=self._origin_column)
         rows = self.db.execute(
             "SELECT chunks.id FROM chunks JOIN documents ON documents.id = chunks.doc_id"
             f" WHERE {clause}",
@@ -476,17 +527,19 @@ class DocumentStore:
     def iter_chunk_rows(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Every chunk with its document, in document then chunk order: (doc id, document
         text, source, line, metadata JSON, document hash, position, start, end, chunk hash,
-        float32 embedding)."""
+        float32 embedding, origin JSON)."""
         last = (-1, -1)
         while rows := self.db.execute(
             "SELECT d.id, d.text, d.source, d.line, d.metadata, d.content_hash, c.position,"
-            " c.start, c.end, c.content_hash, c.embedding FROM chunks c JOIN documents d"
+            f" c.start, c.end, c.content_hash, c.embedding, {self._origin_sql}"
+            " FROM chunks c JOIN documents d"
             " ON d.id = c.doc_id WHERE (c.doc_id, c.position) > (?, ?)"
             " ORDER BY c.doc_id, c.position LIMIT ?",
             [*last, batch],
         ).fetchall():
             for row in rows:
-                yield (*row[:10], self._vector(row[10]))
+                user, origin = self._fields(row[2], row[4], row[11])
+                yield (*row[:4], _json(user), *row[5:10], self._vector(row[10]), _json(origin))
             last = (rows[-1][0], rows[-1][6])
 
     def replace_documents(self, changes: Sequence[tuple[int, NewDocument]]) -> None:
@@ -589,11 +642,12 @@ class DocumentStore:
 
     def conversion_counts(self) -> tuple[int, int]:
         """(passages converted from a legacy font, PDF words the repair changed), as the
-        readers recorded them in each document's metadata."""
+        readers recorded them in each document's origin."""
+        column = self._origin_column
         legacy, repaired = self.db.execute(
-            "SELECT count(json_extract(metadata, '$.legacy_font')),"
-            " coalesce(sum(json_extract(metadata, '$.repaired_words')), 0)"
-            " FROM documents WHERE metadata != '{}'"
+            f"SELECT count(json_extract({column}, '$.legacy_font')),"
+            f" coalesce(sum(json_extract({column}, '$.repaired_words')), 0)"
+            f" FROM documents WHERE {column} != '{{}}'"
         ).fetchone()
         return int(legacy), int(repaired)
 
@@ -612,6 +666,10 @@ class DocumentStore:
 
     def _vector(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, dtype=np.float32).copy()
+
+
+def _json(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -210,7 +210,14 @@ class IndexWriter:
             digest = content_hash(text)
             prepared.setdefault(
                 (document.source, digest),
-                NewDocument(text, document.source, document.line, dict(document.metadata), digest),
+                NewDocument(
+                    text,
+                    document.source,
+                    document.line,
+                    dict(document.metadata),
+                    digest,
+                    origin=dict(document.origin),
+                ),
             )
         if seen is not None:
             seen.update(prepared)
@@ -490,7 +497,7 @@ def _as_documents(items: Iterable[str | Document]) -> Iterator[Document]:
     for number, item in enumerate(items, start=1):
         document = Document(text=item) if isinstance(item, str) else item
         found = lone_surrogate(document.text) or lone_surrogate(document.source)
-        found = found or lone_surrogate(document.metadata)
+        found = found or lone_surrogate(document.metadata) or lone_surrogate(document.origin)
         if found:
             where = f"{document.source}:{document.line}" if document.line else f"passage {number}"
             raise CorpusError(

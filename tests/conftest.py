@@ -33,6 +33,7 @@ HIT_FIELDS = {
     "dense_rank",
     "lexical_rank",
     "transliteration",
+    "origin",
 }
 
 

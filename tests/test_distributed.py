@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +108,7 @@ def test_workers_read_folders_and_name_what_they_skip(tmp_path, tiny_encoder) ->
     direct = Index.create(tmp_path / "direct", encoder=tiny_encoder, precision="fp32")
     direct.add(read_path(folder))
     assert sorted(index.store.sources()) == sorted(direct.store.sources())
-    assert {h.metadata.get("heading") for h in index.search(lines[51], limit=40)} >= {lines[50]}
+    assert {h.origin.get("heading") for h in index.search(lines[51], limit=40)} >= {lines[50]}
 
 
 def test_a_file_uri_is_listed_and_read_by_the_workers(tmp_path, tiny_encoder) -> None:
@@ -207,14 +209,34 @@ def test_shards_from_another_model_are_refused(tmp_path, tiny_encoder, other_tin
 
 def test_cli_encode_then_import(run, tiny_model, tmp_path) -> None:
     assert run("index", str(CORPUS), "--model", tiny_model, "--index", "a", "-q").exit_code == 0
-    result = run("encode", str(CORPUS), "--index", "a", "--out", "shards", "--ray", "local")
-    assert result.exit_code == 0, result.output
+    command = [sys.executable, "-m", "sisearch", "encode", str(CORPUS), "--index", "a"]
+    logs = set(Path(tempfile.gettempdir()).glob("sisearch-ray-*.log"))
+    result = subprocess.run(  # a process of its own: Ray's core writes to descriptor 2
+        [*command, "--out", "shards", "--ray", "local"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
     assert "312 passages" in result.stdout and "sisearch index --embeddings" in result.stdout
+    assert result.stderr == ""  # Ray's log went to a file, removed after a job that worked
+    assert set(Path(tempfile.gettempdir()).glob("sisearch-ray-*.log")) == logs
     again = run("encode", str(CORPUS), "--index", "a", "--out", "shards")
     assert again.exit_code == 2 and "already holds Parquet shards" in again.stderr
     result = run("index", "--embeddings", "shards", "--index", "a")
     assert result.exit_code == 0
     assert "0 added, 312 already indexed" in result.stdout
+
+
+def test_a_failed_encode_names_rays_log(run, tiny_model, tmp_path) -> None:
+    assert run("index", str(CORPUS), "--model", tiny_model, "-q").exit_code == 0
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "blank.txt").write_text("\n \n", encoding="utf-8")
+    result = run("encode", str(tmp_path / "empty"), "--out", "shards")
+    assert result.exit_code == 1 and "no passage to encode" in result.stderr
+    log = Path(result.stderr.split("Ray's log of this job: ")[1].split()[0])
+    assert log.is_file()
+    log.unlink()
 
 
 def test_encode_without_ray_says_how_to_get_it(run, tiny_model, monkeypatch) -> None:

@@ -58,8 +58,8 @@ def test_pdf_paragraphs_recover_every_word(producer: str, topic: str) -> None:
     # Paragraphs, not lines or pages: each source passage is one passage here.
     assert {normalize(p) for p in expected} <= {normalize(t) for t in got}
     assert docs[0].text == topic
-    assert all(isinstance(d.metadata["page"], int) and d.metadata["page"] >= 1 for d in docs)
-    assert {d.metadata["page"] for d in docs} == {1, 2}
+    assert all(isinstance(d.origin["page"], int) and d.origin["page"] >= 1 for d in docs)
+    assert {d.origin["page"] for d in docs} == {1, 2}
     assert [d.line for d in docs] == list(range(1, len(docs) + 1))
 
 
@@ -166,7 +166,7 @@ def test_declared_legacy_text_files_are_converted_undeclared_ones_are_not(docume
     converted = list(read_file(fm_file, ReadOptions(legacy_font="fm-abhaya"), report))
     assert [normalize(d.text) for d in converted] == [normalize(p) for p in truth["fm/health.txt"]]
     assert report.legacy_passages == len(converted)
-    assert all(d.metadata["legacy_font"] == "fm-abhaya" for d in converted)
+    assert all(d.origin["legacy_font"] == "fm-abhaya" for d in converted)
     raw = fm_file.read_text(encoding="utf-8").splitlines()
     assert [d.text for d in read_file(fm_file)] == raw
 
@@ -199,14 +199,14 @@ def test_docx_with_mixed_legacy_and_unicode_runs(tmp_path: Path) -> None:
         "Unicode only: ශ්‍රී ලංකාව",
         "පළමු | දෙවන",
     ]
-    assert [d.metadata.get("legacy_font") for d in docs] == [
+    assert [d.origin.get("legacy_font") for d in docs] == [
         None,
         "fm-abhaya",
         "fm-malithi",
         None,
         None,
     ]
-    assert all(d.metadata["heading"] == "ශීර්ෂය" for d in docs)
+    assert all(d.origin["heading"] == "ශීර්ෂය" for d in docs)
     assert report.legacy_passages == 2
 
 
@@ -272,14 +272,14 @@ def test_generated_documents_recover_every_passage(documents, kind: str) -> None
     docs = list(read_file(folder / kind / f"health.{ext}"))
     expected = truth[f"{kind}/health.{ext}"]
     assert [normalize(d.text) for d in docs] == ["health"] + [normalize(p) for p in expected]
-    assert all(d.metadata["heading"] == "health" for d in docs)
+    assert all(d.origin["heading"] == "health" for d in docs)
     assert [d.line for d in docs] == list(range(1, len(docs) + 1))
 
 
 def test_html_keeps_the_article_and_drops_boilerplate(documents) -> None:
     folder, _ = documents
     docs = list(read_file(folder / "html" / "health.html"))
-    assert {d.metadata["title"] for d in docs} == {"health | පුවත් පුවරුව"}
+    assert {d.origin["title"] for d in docs} == {"health | පුවත් පුවරුව"}
     text = " ".join(d.text for d in docs)
     for boilerplate in ("කුකීස්", "වැඩිපුර කියවූ", "හිමිකම්", "analytics", "ප්‍රවෘත්ති"):
         assert boilerplate not in text
@@ -490,14 +490,82 @@ def test_index_a_folder_and_query_it(run, tiny_model: str, tmp_path: Path) -> No
     by_file = {Path(h["source"]).name: h for h in reversed(hits)}
     pdf_hit = by_file["health.pdf"]
     assert pdf_hit["source"] == str((folder / "health.pdf").resolve())
-    assert isinstance(pdf_hit["metadata"]["page"], int)
-    assert by_file["page.html"]["metadata"]["title"] == "sports | පුවත් පුවරුව"
-    assert by_file["mixed.docx"]["metadata"]["heading"] == "history"
+    assert isinstance(pdf_hit["origin"]["page"], int)
+    assert by_file["page.html"]["origin"]["title"] == "sports | පුවත් පුවරුව"
+    assert by_file["mixed.docx"]["origin"]["heading"] == "history"
     assert normalize(by_file["old.txt"]["text"]) == normalize("ශ්‍රී ලංකාවේ ඉතිහාසය")
 
     info = json.loads(run("info", "--json").stdout)
     assert info["legacy_passages"] == 3
     assert info["pdf_words_repaired"] == 0
+
+
+def test_a_users_fields_never_pass_for_what_a_reader_recorded(run, tiny_model, tmp_path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "health-chromium.pdf", folder / "health.pdf")
+    rows = "text,page,legacy_font,repaired_words,heading\n" + "".join(
+        f"{passage},9,fm-abhaya,5,mine\n" for passage in passages_of("sports")[:3]
+    )
+    (folder / "rows.csv").write_text(rows, encoding="utf-8")
+    assert run("index", str(folder), "--model", tiny_model, "-q").exit_code == 0
+
+    info = json.loads(run("info", "--json").stdout)
+    assert (info["legacy_passages"], info["pdf_words_repaired"]) == (0, 0)
+    hits = [
+        json.loads(h) for h in run("query", "ක්‍රීඩා", "--json", "-k", "100").stdout.split("\n") if h
+    ]
+    csv_hits = [h for h in hits if h["source"].endswith("rows.csv")]
+    pdf_hits = [h for h in hits if h["source"].endswith("health.pdf")]
+    assert csv_hits and pdf_hits
+    assert all(h["metadata"]["page"] == "9" and h["origin"] == {} for h in csv_hits)
+    assert all(h["metadata"] == {} and h["origin"]["page"] >= 1 for h in pdf_hits)
+
+    index = Index.open(tmp_path / "indexes" / "default")
+    assert all(h.place.startswith("rows.csv:") for h in index.search("ක්‍රීඩා", where="page = 9"))
+    by_page = index.search("ඩෙංගු", where="origin.page >= 1", limit=100)
+    assert by_page and all(h.source.endswith("health.pdf") for h in by_page)
+    assert all(h.place.startswith("health.pdf p.") for h in by_page)
+
+
+def test_an_index_from_before_origin_is_read_split_then_migrated(tmp_path, tiny_encoder) -> None:
+    import sqlite3
+
+    from sisearch import Document
+    from sisearch.store import SCHEMA_VERSION
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    index.add(
+        [
+            Document("කොළඹ වරාය", "/a/report.pdf", 1, origin={"page": 3, "repaired_words": 2}),
+            Document("ගාල්ල කොටුව", "/a/rows.csv", 2, metadata={"page": 9, "topic": "port"}),
+        ]
+    )
+    index.close()
+    with sqlite3.connect(tmp_path / "ix" / "documents.db") as connection:  # as schema 2 kept it
+        connection.execute(
+            "UPDATE documents SET metadata = json_patch(metadata, origin) WHERE origin != '{}'"
+        )
+        connection.execute("ALTER TABLE documents DROP COLUMN origin")
+        connection.execute("PRAGMA user_version = 2")
+
+    def fields(found: Index) -> dict[str, tuple[dict, dict]]:
+        hits = found.search("කොළඹ වරාය", limit=5, mode="dense")
+        return {h.source: (h.metadata, h.origin) for h in hits}
+
+    expected = {
+        "/a/report.pdf": ({}, {"page": 3, "repaired_words": 2}),
+        "/a/rows.csv": ({"page": 9, "topic": "port"}, {}),
+    }
+    reopened = Index.open(tmp_path / "ix")  # read as it is: opening writes nothing
+    assert reopened.store.schema_version == 2
+    assert fields(reopened) == expected
+    assert reopened.store.conversion_counts() == (0, 2)
+    reopened.add([])  # the next write moves the reader's fields into their column
+    assert reopened.store.schema_version == SCHEMA_VERSION
+    assert fields(reopened) == expected
+    assert [h.source for h in reopened.search("කොළඹ", where="origin.page = 3")] == ["/a/report.pdf"]
+    assert [h.source for h in reopened.search("ගාල්ල", where="page = 9")] == ["/a/rows.csv"]
 
 
 def test_named_bad_documents_stop_before_anything_is_created(run, tiny_model, tmp_path) -> None:
@@ -575,9 +643,11 @@ def test_reading_is_deterministic(documents) -> None:
 def test_a_hit_names_its_place() -> None:
     from sisearch import Hit
 
-    def hit(source: str, line: int | None, metadata: dict) -> Hit:
-        return Hit(1, 0.5, 0.5, 1, "x", source, line, metadata, 1, None, None)
+    def hit(source: str, line: int | None, origin: dict, metadata: dict | None = None) -> Hit:
+        return Hit(1, 0.5, 0.5, 1, "x", source, line, metadata or {}, 1, None, None, origin)
 
     assert hit("/a/report.pdf", 7, {"page": 3}).place == "report.pdf p.3"
     assert hit("/a/news.txt", 12, {}).place == "news.txt:12"
     assert hit("-", None, {}).place == "-"
+    # A user's own field named `page` (a CSV column) is not a PDF page.
+    assert hit("/a/rows.csv", 4, {}, {"page": 9}).place == "rows.csv:4"

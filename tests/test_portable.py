@@ -41,7 +41,7 @@ def test_export_then_import_gives_the_same_index(source_index, tmp_path, tiny_en
     assert rows == source_index.store.chunk_count() > source_index.store.document_count()
     table = pq.read_table(out)
     assert table.schema.names == [
-        "source", "line", "metadata", "text", "content_hash", "chunk", "chunk_start",
+        "source", "line", "metadata", "origin", "text", "content_hash", "chunk", "chunk_start",
         "chunk_end", "chunk_hash", "embedding",
     ]  # fmt: skip
     assert table.schema.field("embedding").type.list_size == source_index.manifest.model.dim

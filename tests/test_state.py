@@ -20,7 +20,7 @@ import sisearch.index
 from sisearch import Document, Index, IndexBusy
 from sisearch.locking import LOCK_FILE, WriterLock
 from sisearch.manifest import Manifest
-from sisearch.store import DATABASE_FILE
+from sisearch.store import DATABASE_FILE, SCHEMA_VERSION
 from sisearch.text import normalize
 from sisearch.vectors import VECTORS_FILE
 from tests.conftest import CORPUS
@@ -150,7 +150,7 @@ def test_old_schema_is_migrated_only_under_the_writer_lock(tmp_path, tiny_encode
         holder.release()
     with Index.open(tmp_path / "ix") as reopened:
         reopened.add(LINES[5:6])
-        assert reopened.store.schema_version == 2
+        assert reopened.store.schema_version == SCHEMA_VERSION
         assert len(reopened.search(LINES[2].split()[0], mode="lexical")) >= 1
 
 

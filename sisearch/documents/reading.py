@@ -206,8 +206,8 @@ def _html(path: Path, label: str, source: str, report: ReadReport) -> Iterator[D
 
     page = read_html(path.read_bytes(), label)
     for position, paragraph in enumerate(page.paragraphs, start=1):
-        metadata = _present(title=page.title, heading=paragraph.heading)
-        yield Document(paragraph.text, source, position, metadata)
+        origin = _present(title=page.title, heading=paragraph.heading)
+        yield Document(paragraph.text, source, position, origin=origin)
 
 
 def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
@@ -215,20 +215,20 @@ def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Do
 
     for position, paragraph in enumerate(read_pdf(path, label), start=1):
         report.pdf_words_repaired += paragraph.repaired_words
-        metadata: dict[str, Any] = {"page": paragraph.page}
+        origin: dict[str, Any] = {"page": paragraph.page}
         if paragraph.repaired_words:
-            metadata["repaired_words"] = paragraph.repaired_words
-        yield Document(paragraph.text, source, position, metadata)
+            origin["repaired_words"] = paragraph.repaired_words
+        yield Document(paragraph.text, source, position, origin=origin)
 
 
 def _docx(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
     from .word import read_docx
 
     for position, paragraph in enumerate(read_docx(path, label), start=1):
-        metadata = _present(heading=paragraph.heading, legacy_font=paragraph.legacy_font)
+        origin = _present(heading=paragraph.heading, legacy_font=paragraph.legacy_font)
         if paragraph.legacy_font:
             report.legacy_passages += 1
-        yield Document(paragraph.text, source, position, metadata)
+        yield Document(paragraph.text, source, position, origin=origin)
 
 
 def _markdown(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
@@ -237,7 +237,7 @@ def _markdown(path: Path, label: str, source: str, report: ReadReport) -> Iterat
     check_corpus_file(path)
     text = path.read_text(encoding="utf-8-sig")
     for position, paragraph in enumerate(read_markdown(text), start=1):
-        yield Document(paragraph.text, source, position, _present(heading=paragraph.heading))
+        yield Document(paragraph.text, source, position, origin=_present(heading=paragraph.heading))
 
 
 _PARSERS = {"html": _html, "pdf": _pdf, "docx": _docx, "md": _markdown}
@@ -261,8 +261,8 @@ def _converted(documents: Iterator[Document], font: str, report: ReadReport) -> 
             yield document
             continue
         report.legacy_passages += 1
-        metadata = {**document.metadata, "legacy_font": legacy_font_id(font)}
-        yield Document(text, document.source, document.line, metadata)
+        origin = {**document.origin, "legacy_font": legacy_font_id(font)}
+        yield Document(text, document.source, document.line, document.metadata, origin)
 
 
 def _present(**fields: Any) -> dict[str, Any]:
