@@ -55,8 +55,8 @@ def encoding(model: str, count: int, torch_count: int, scratch: Path) -> None:
     import ray
 
     from sisearch import read_path
-    from sisearch.distributed import encode_on_ray, plan_actors
-    from sisearch.portable import shard_info
+    from sisearch.cluster.encode import encode_on_ray, plan_actors
+    from sisearch.core.portable import shard_info
 
     started = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
@@ -107,9 +107,9 @@ def importing(model: str, count: int, scratch: Path) -> None:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from sisearch.portable import SHARD_INFO, rows_table, shard_info
-    from sisearch.store import content_hash
-    from sisearch.text import normalize
+    from sisearch.core.portable import SHARD_INFO, rows_table, shard_info
+    from sisearch.core.store import content_hash
+    from sisearch.language.text import normalize
 
     index = Index.create(scratch / "imported", model=model)
     info, dim = shard_info(index), index.manifest.model.dim

@@ -31,7 +31,7 @@ from bench.hybrid import base_model, machine  # noqa: E402
 from corpora.make_documents import make_documents  # noqa: E402
 from sisearch.documents import ReadOptions, read_file  # noqa: E402
 from sisearch.documents.sinhala_repair import repair  # noqa: E402
-from sisearch.text import normalize  # noqa: E402
+from sisearch.language.text import normalize  # noqa: E402
 
 Extractor = Callable[[Path], list[str]]
 

@@ -30,11 +30,11 @@ sys.path.insert(0, str(BENCH))
 
 from quality import STS_DEV, Task, cleaned, english_to_sinhala, metrics, same_article  # noqa: E402
 
-from sisearch.encoder import load_encoder  # noqa: E402
-from sisearch.known_models import installed_folder  # noqa: E402
-from sisearch.sts import StsPair, score_sts  # noqa: E402
-from sisearch.text import normalize  # noqa: E402
-from sisearch.training import RECIPES, fit  # noqa: E402
+from sisearch.encoders.encoder import load_encoder  # noqa: E402
+from sisearch.encoders.known_models import installed_folder  # noqa: E402
+from sisearch.language.text import normalize  # noqa: E402
+from sisearch.quality.sts import StsPair, score_sts  # noqa: E402
+from sisearch.quality.training import RECIPES, fit  # noqa: E402
 
 HELD_BACK_SHARE = 0.4
 

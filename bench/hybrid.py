@@ -5,7 +5,7 @@
 
 Run it alone: two cores are shared by everything you run. Every comparison is measured
 side by side in this one run and printed as a ratio. The encoder is the tiny stand-in
-(`sisearch.devmodel`, random weights), so dense quality here is a floor, not the real
+(`sisearch.encoders.devmodel`, random weights), so dense quality here is a floor, not the real
 encoder's; the tokenization and latency figures do not depend on the encoder's quality.
 """
 
@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sisearch import Document, Index  # noqa: E402
-from sisearch.corpus import read_corpus  # noqa: E402
-from sisearch.devmodel import build_encoder  # noqa: E402
-from sisearch.evaluation import read_qrels, read_queries, score_rankings  # noqa: E402
-from sisearch.fusion import reciprocal_rank_fusion  # noqa: E402
-from sisearch.lexical import FTS_TOKENIZER, word_spans  # noqa: E402
-from sisearch.text import lexical_key, normalize  # noqa: E402
+from sisearch.core.fusion import reciprocal_rank_fusion  # noqa: E402
+from sisearch.documents.corpus import read_corpus  # noqa: E402
+from sisearch.encoders.devmodel import build_encoder  # noqa: E402
+from sisearch.language.lexical import FTS_TOKENIZER, word_spans  # noqa: E402
+from sisearch.language.text import lexical_key, normalize  # noqa: E402
+from sisearch.quality.evaluation import read_qrels, read_queries, score_rankings  # noqa: E402
 
 CORPORA = ROOT / "corpora"
 CACHE = Path(__file__).resolve().parent / ".cache"

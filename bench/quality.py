@@ -24,7 +24,7 @@ index's dense and lexical candidate lists, to choose the fusion with numbers.
 
 recall@1 is the share of queries whose first hit is relevant; recall@10 the share of
 relevant passages in the first 10; MRR@10 and nDCG@10 (binary gains; graded for the sample
-set) as in sisearch.evaluation.
+set) as in sisearch.quality.evaluation.
 """
 
 from __future__ import annotations
@@ -44,18 +44,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sisearch import Document, Index  # noqa: E402
-from sisearch.evaluation import (  # noqa: E402
+from sisearch.core.search import keyword_weight  # noqa: E402
+from sisearch.encoders.known_models import installed_folder  # noqa: E402
+from sisearch.language.lexical import query_terms  # noqa: E402
+from sisearch.language.text import normalize  # noqa: E402
+from sisearch.quality.evaluation import (  # noqa: E402
     mrr_at_k,
     ndcg_at_k,
     read_qrels,
     read_queries,
     recall_at_k,
 )
-from sisearch.known_models import installed_folder  # noqa: E402
-from sisearch.lexical import query_terms  # noqa: E402
-from sisearch.search import keyword_weight  # noqa: E402
-from sisearch.sts import pearson, ranks  # noqa: E402
-from sisearch.text import normalize  # noqa: E402
+from sisearch.quality.sts import pearson, ranks  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FLORES = DATA / "flores_v1_si_en"
@@ -153,7 +153,7 @@ def singlish_three_words(index_folder: Path, model_folder: str, pairs_limit: int
     """Short romanized queries: the first three words of a typed Singlish sentence, over an
     index of the Sinhala sides; a hit counts when the top passage holds all three intended
     Sinhala words (pairs whose word counts agree, so the words align)."""
-    from sisearch.lexical import query_terms as terms_of
+    from sisearch.language.lexical import query_terms as terms_of
 
     records = json.loads(PAIRS.read_text(encoding="utf-8"))[:pairs_limit]
     sinhala = [normalize(r["translation"]["si"]) for r in records]

@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hybrid import base_model, machine, tiny_model  # noqa: E402
 from sisearch import Document, Index  # noqa: E402
-from sisearch.lexical import FTS_TOKENIZER, query_terms  # noqa: E402
-from sisearch.locking import WriterLock  # noqa: E402
-from sisearch.romanized import Vocabulary, transliterate  # noqa: E402
-from sisearch.state import IndexState  # noqa: E402
-from sisearch.text import lexical_key, normalize  # noqa: E402
+from sisearch.core.locking import WriterLock  # noqa: E402
+from sisearch.core.state import IndexState  # noqa: E402
+from sisearch.language.lexical import FTS_TOKENIZER, query_terms  # noqa: E402
+from sisearch.language.romanized import Vocabulary, transliterate  # noqa: E402
+from sisearch.language.text import lexical_key, normalize  # noqa: E402
 
 PAIRS = ROOT.parent / "shared" / "data" / "singlish_pairs_train.json"
 _INNER_A = re.compile(r"(?<=[bcdfghjklmnpqrstvwxyz])a(?=[bcdfghjklmnpqrstvwxyz])")

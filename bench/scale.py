@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hybrid import base_model, corpus_words, machine, tiny_model  # noqa: E402
 from sisearch import Index  # noqa: E402
-from sisearch.store import NewChunk, NewDocument, content_hash  # noqa: E402
-from sisearch.vectors import (  # noqa: E402
+from sisearch.core.store import NewChunk, NewDocument, content_hash  # noqa: E402
+from sisearch.core.vectors import (  # noqa: E402
     DEFAULT_EF,
     FLAT,
     HNSW,

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.hybrid import base_model, machine  # noqa: E402
 from bench.speed import passages  # noqa: E402
 from sisearch import Index  # noqa: E402
-from sisearch.evaluation import read_queries  # noqa: E402
+from sisearch.quality.evaluation import read_queries  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 K = 10
@@ -243,7 +243,7 @@ def memory_at(count: int, model_dir: str) -> None:
     takes 20 minutes here and does not change what the server holds in memory)."""
     import numpy as np
 
-    from sisearch.store import NewChunk, NewDocument, content_hash
+    from sisearch.core.store import NewChunk, NewDocument, content_hash
 
     folder = CACHE / f"serve-memory-{count}"
     index_dir = folder / "indexes"

@@ -5,7 +5,7 @@
     python bench/speed.py --runs 3
 
 The encoder is a randomly initialised model with the full XLM-R base configuration and its
-250,002-row vocabulary (`sisearch.devmodel --size base`): it costs what the real fine-tuned
+250,002-row vocabulary (`sisearch.encoders.devmodel --size base`): it costs what the real fine-tuned
 encoder costs. Short passages are 1,500 real Sinhala strings of about 16 tokens from
 ../shared/data/singlish_pairs_train.json (read there, MIT; the sample corpus's passages when
 it is missing); medium ones join two or three sample-corpus passages (about 58 tokens).
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hybrid import base_model, machine  # noqa: E402
 from sisearch import Index  # noqa: E402
-from sisearch.text import normalize  # noqa: E402
+from sisearch.language.text import normalize  # noqa: E402
 
 CORPUS = ROOT / "corpora" / "sinhala_passages.txt"
 QUERIES = ROOT / "corpora" / "queries.jsonl"
@@ -96,7 +96,7 @@ def sisearch_add(model_dir: str, texts: list[str], precision: str) -> tuple[floa
 def indexing(model_dir: str, label: str, texts: list[str], runs: int) -> None:
     import numpy as np
 
-    from sisearch.encoder import load_encoder
+    from sisearch.encoders.encoder import load_encoder
 
     reference = load_encoder(model_dir)
     count = len(texts)

@@ -127,7 +127,7 @@ def fm_round_trips(text: str) -> bool:
     """Whether FM Abhaya can type `text` (no Latin letters, no sequence the table lacks)."""
     from pandukabhaya import Converter
 
-    from sisearch.text import normalize
+    from sisearch.language.text import normalize
 
     if any("a" <= c.lower() <= "z" for c in text):
         return False

@@ -6,8 +6,8 @@ index.add(["...", "..."])
 hits = index.search("...", limit=5)
 """
 
-from .corpus import Document, read_corpus
 from .documents import ReadOptions, ReadReport, read_path
+from .documents.corpus import Document, read_corpus
 from .errors import (
     CorpusError,
     DocumentNotFound,
@@ -25,8 +25,8 @@ from .errors import (
     SisearchError,
 )
 from .index import AddResult, Hit, Index
+from .language.text import normalize
 from .names import index_location
-from .text import normalize
 
 __version__ = "0.1.0"
 

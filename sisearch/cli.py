@@ -24,19 +24,19 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .corpus import STDIN, Document, require_passages, source_name
+from .core.manifest import MANIFEST_FILE
+from .core.vectors import KINDS
 from .documents import LEGACY_FONTS, SPLITS, ReadOptions, ReadReport, read_path
+from .documents.corpus import STDIN, Document, require_passages, source_name
 from .documents.files import reader_of
 from .documents.reading import DOCUMENT_READERS
+from .encoders.known_models import DEFAULT_MODEL, KNOWN, default_model, install, missing_default
+from .encoders.onnx import ENGINES, PRECISIONS
 from .errors import CorpusError, IndexNotFound, InvalidIndexName, SisearchError
 from .index import MODES, AddResult, Hit, Index
-from .known_models import DEFAULT_MODEL, KNOWN, default_model, install, missing_default
-from .lexical import match_spans, query_terms, snippet
-from .manifest import MANIFEST_FILE
+from .language.lexical import match_spans, query_terms, snippet
+from .language.romanized import MODES as ROMANIZED_MODES
 from .names import index_location, is_index_name, validate_index_name
-from .onnx_encoder import ENGINES, PRECISIONS
-from .romanized import MODES as ROMANIZED_MODES
-from .vectors import KINDS
 
 DEFAULT_INDEX = "default"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -582,7 +582,7 @@ def model_install_command(name: str, folder: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per model and line.")
 def model_list_command(as_json: bool) -> None:
     """The short names sisearch knows, whether each is installed, and where it lives."""
-    from .known_models import installed_folder, models_folder
+    from .encoders.known_models import installed_folder, models_folder
 
     rows = []
     for name, known in KNOWN.items():
@@ -664,14 +664,14 @@ def eval_retrieval_command(
     \b
       sisearch eval retrieval --queries corpora/queries.jsonl --qrels corpora/qrels.tsv
     """
-    from .evaluation import evaluate_index, read_qrels, read_queries
+    from .quality.evaluation import evaluate_index, read_qrels, read_queries
 
     queries, qrels = read_queries(queries_file), read_qrels(qrels_file)
     with Index.open(index_location(index_dir, index_name)) as index:
         chosen = MODES if modes == "all" else (modes,)
         results = evaluate_index(index, queries, qrels, chosen, id_field)
         if plot:
-            from .plots import plot_retrieval
+            from .quality.plots import plot_retrieval
 
             by_k = evaluate_index(index, queries, qrels, chosen, id_field, ks=range(1, 11))
             curves = {m: {k: by_k[m][f"recall@{k}"] for k in range(1, 11)} for m in chosen}
@@ -760,7 +760,7 @@ def train_command(
     """
     import dataclasses
 
-    from .training import RECIPES, train
+    from .quality.training import RECIPES, train
 
     pairs, _ = _sts_pairs(pairs_file, quiet)
     eval_pairs = _sts_pairs(eval_file, quiet)[0] if eval_file else None
@@ -840,15 +840,15 @@ def eval_sts_command(
     \b
       sisearch eval sts corpora/sts_test.csv --model models/si-sts
     """
-    from .encoder import load_encoder
-    from .sts import score_sts, sts_cosines
+    from .encoders.encoder import load_encoder
+    from .quality.sts import score_sts, sts_cosines
 
     pairs, repeated = _sts_pairs(pairs_file, as_json, as_written)
     encoder = load_encoder(model)
     scores = score_sts(encoder, pairs, as_written)
     scores["repeated"] = float(repeated.same)
     if plot:
-        from .plots import plot_sts
+        from .quality.plots import plot_sts
 
         title = f"{Path(model).name}: Spearman {scores['spearman']:.3f} on {Path(pairs_file).name}"
         plot_sts(sts_cosines(encoder, pairs, as_written), [p.label for p in pairs], plot, title)
@@ -865,7 +865,7 @@ def eval_sts_command(
 def _sts_pairs(path: str, quiet: bool, as_written: bool = False) -> tuple[list[Any], Any]:
     """The pairs of an STS file and their `Repeats`, saying on stderr how many repeat and
     how many have a blank sentence (all are used)."""
-    from .sts import blank_pairs, read_sts_pairs, repeats
+    from .quality.sts import blank_pairs, read_sts_pairs, repeats
 
     pairs = read_sts_pairs(path, as_written)
     repeated = repeats(pairs)
@@ -884,7 +884,7 @@ def _sts_pairs(path: str, quiet: bool, as_written: bool = False) -> tuple[list[A
 
 def _import_embeddings(path: Path, location: Path, model: str | None, quiet: bool) -> None:
     """`index --embeddings`: create the index from the shards' model if needed, then import."""
-    from .portable import parquet_files, read_info
+    from .core.portable import parquet_files, read_info
 
     info = read_info(parquet_files(path), path if path.is_dir() else None)
     created = not Index.exists(location)
@@ -988,8 +988,8 @@ def encode_command(
       sisearch encode s3://bucket/news/ --index news --ray auto --gpus-per-actor 1 --out shards/
       sisearch index --embeddings shards/ --index news
     """
-    from .distributed import encode_on_ray, require_ray
-    from .portable import shard_info
+    from .cluster.encode import encode_on_ray, require_ray
+    from .core.portable import shard_info
 
     require_ray()
     location = index_location(index_dir, index_name)

@@ -20,18 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .corpus import Document
-from .encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
-from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
-from .filters import Filter, as_filter
-from .known_models import default_model, install, missing_default
-from .lexical import fts_query, query_terms
-from .locking import WriterLock
-from .manifest import MANIFEST_FILE, EncoderSpec, Manifest
-from .onnx_encoder import ENGINES, PRECISIONS, OnnxEncoder, build_engine
-from .romanized import MODES as ROMANIZED_MODES
-from .romanized import Transliteration, Vocabulary, has_latin, transliterate
-from .search import (
+from .core.filters import Filter, as_filter
+from .core.locking import WriterLock
+from .core.manifest import MANIFEST_FILE, EncoderSpec, Manifest
+from .core.search import (
     DenseSearch,
     best_chunk_cosines,
     hybrid_candidates,
@@ -39,9 +31,19 @@ from .search import (
     rank_for_mode,
     typed_words_first,
 )
-from .state import IndexState
-from .store import DATABASE_FILE, DocumentStore
-from .text import (
+from .core.state import IndexState
+from .core.store import DATABASE_FILE, DocumentStore
+from .core.vectors import AUTO, IVF, VECTORS_FILE, VectorIndex, choose_kind
+from .core.writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
+from .documents.corpus import Document
+from .encoders.encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
+from .encoders.known_models import default_model, install, missing_default
+from .encoders.onnx import ENGINES, PRECISIONS, OnnxEncoder, build_engine
+from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
+from .language.lexical import fts_query, query_terms
+from .language.romanized import MODES as ROMANIZED_MODES
+from .language.romanized import Transliteration, Vocabulary, has_latin, transliterate
+from .language.text import (
     NORMALIZATION_VERSION,
     NORMALIZATION_VERSIONS,
     has_content,
@@ -49,8 +51,6 @@ from .text import (
     normalize,
     repair_mojibake,
 )
-from .vectors import AUTO, IVF, VECTORS_FILE, VectorIndex, choose_kind
-from .writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
 
 if TYPE_CHECKING:
     from .documents.reading import ReadReport
@@ -388,7 +388,7 @@ class Index:
 
         New passages are added, passages no longer there are deleted, unchanged ones
         are left alone and not re-encoded. Every item must come from `source` (for a
-        file, `sisearch.corpus.source_name(path)`, its resolved path); with no `source`,
+        file, `sisearch.documents.corpus.source_name(path)`, its resolved path); with no `source`,
         every source the items come from is synced.
 
         A folder's read (`read_path(folder)`, or its items with `folder` and `report`
@@ -414,7 +414,7 @@ class Index:
         again adds every passage once. Raises CorpusError for rows made under another
         model, engine, precision or normalization, MissingExtra without pyarrow.
         """
-        from .portable import check_compatible, iter_shard_documents, parquet_files, read_info
+        from .core.portable import check_compatible, iter_shard_documents, parquet_files, read_info
 
         path = Path(path)
         files = parquet_files(path)
@@ -429,8 +429,8 @@ class Index:
 
     def export_parquet(self, out: str | Path) -> int:
         """Write every chunk with its document and embedding to one Parquet file (see
-        `sisearch.portable` for the schema); returns the rows written."""
-        from .portable import export_parquet, require_pyarrow
+        `sisearch.core.portable` for the schema); returns the rows written."""
+        from .core.portable import export_parquet, require_pyarrow
 
         require_pyarrow()
         return export_parquet(self, Path(out))

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sisearch.cli import cli
-from sisearch.devmodel import build_encoder
+from sisearch.encoders.devmodel import build_encoder
 
 # Tests never share encoder exports through the user's cache (tests of the cache set their own),
 # and nothing a test installs (a default model) lands in the user's ~/.cache.
@@ -55,7 +55,7 @@ def other_tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model: str):
-    from sisearch.encoder import load_encoder
+    from sisearch.encoders.encoder import load_encoder
 
     return load_encoder(tiny_model)
 

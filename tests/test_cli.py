@@ -56,7 +56,7 @@ def test_query_json_fields_and_order(indexed, run) -> None:
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     assert all(h["source"] == str(CORPUS) and isinstance(h["line"], int) for h in hits)
     lines = CORPUS.read_text(encoding="utf-8").splitlines()
-    from sisearch.text import normalize
+    from sisearch.language.text import normalize
 
     assert all(normalize(lines[h["line"] - 1]) == h["text"] for h in hits)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sisearch.corpus import MAX_PASSAGE_BYTES, read_corpus, require_passages
+from sisearch.documents.corpus import MAX_PASSAGE_BYTES, read_corpus, require_passages
 from sisearch.errors import CorpusError, EmptyCorpus
 
 

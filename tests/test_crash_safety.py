@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from sisearch import Index, IndexBusy
-from sisearch.locking import WriterLock
-from sisearch.manifest import Manifest
-from sisearch.store import DocumentStore
-from sisearch.text import normalize
-from sisearch.vectors import VECTORS_FILE, VectorIndex
+from sisearch.core.locking import WriterLock
+from sisearch.core.manifest import Manifest
+from sisearch.core.store import DocumentStore
+from sisearch.core.vectors import VECTORS_FILE, VectorIndex
+from sisearch.language.text import normalize
 
 PASSAGES = [
     normalize(line)

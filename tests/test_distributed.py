@@ -15,16 +15,17 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
 
-from sisearch import Index, distributed, read_path  # noqa: E402
-from sisearch.distributed import (  # noqa: E402
+from sisearch import Index, read_path  # noqa: E402
+from sisearch.cluster import encode as distributed  # noqa: E402
+from sisearch.cluster.encode import (  # noqa: E402
     ActorPlan,
     ShardFolder,
     encode_on_ray,
     plan_actors,
 )
+from sisearch.core.portable import shard_info  # noqa: E402
 from sisearch.documents.reading import ReadOptions  # noqa: E402
 from sisearch.errors import CorpusError, EncodeFailed, ModelMismatch  # noqa: E402
-from sisearch.portable import shard_info  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
 
 

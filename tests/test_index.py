@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sisearch import Document, Index, IndexExists, IndexNotFound, InvalidQuery, ModelMismatch
-from sisearch.encoder import load_encoder
-from sisearch.manifest import MANIFEST_FILE
-from sisearch.text import normalize
+from sisearch.core.manifest import MANIFEST_FILE
+from sisearch.encoders.encoder import load_encoder
+from sisearch.language.text import normalize
 from tests.conftest import HIT_FIELDS
 
 QUERIES = ["ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන", "සෞඛ්‍ය සේවා", "ක්‍රිකට් ලෝක කුසලානය", "වී වගාව"]
@@ -209,7 +209,7 @@ def test_pytorch_index_detects_a_changed_model_folder(
 ):
     import shutil
 
-    from sisearch import onnx_encoder
+    from sisearch.encoders import onnx as onnx_encoder
 
     def no_export(*args, **kwargs):
         raise RuntimeError("exporter unavailable")

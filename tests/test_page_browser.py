@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from sisearch import Index
-from sisearch.corpus import read_corpus
+from sisearch.documents.corpus import read_corpus
+from sisearch.language.text import normalize
 from sisearch.serve.app import Settings, create_app
-from sisearch.text import normalize
 from tests.conftest import CORPUS, CORPUS_JSONL
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

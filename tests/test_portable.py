@@ -13,8 +13,8 @@ pytest.importorskip("pyarrow")
 from click.testing import CliRunner
 
 from sisearch import Index
-from sisearch import writer as writer_module
 from sisearch.cli import cli
+from sisearch.core import writer as writer_module
 from sisearch.errors import CorpusError
 from tests.conftest import CORPUS
 
@@ -163,7 +163,7 @@ def test_skipped_rows_leave_no_embeddings_in_memory(source_index, tmp_path, monk
 def test_export_cleans_up_when_interrupted_and_makes_its_folder(
     source_index, tmp_path, monkeypatch
 ):
-    import sisearch.portable as portable
+    import sisearch.core.portable as portable
 
     out = tmp_path / "new" / "folder" / "a.parquet"
     assert source_index.export_parquet(out) == source_index.store.chunk_count()

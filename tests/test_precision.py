@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sisearch import Index, ModelLoadError
 from sisearch.cli import cli
-from sisearch.text import normalize
+from sisearch.language.text import normalize
 from tests.conftest import CORPUS
 
 
@@ -71,7 +71,7 @@ def test_int8_that_drifts_on_the_users_passages_falls_back_to_fp32(
 ) -> None:
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     assert index.manifest.encoder.precision == "int8"
-    monkeypatch.setattr("sisearch.writer.MIN_MEAN_COSINE", 1.01)
+    monkeypatch.setattr("sisearch.core.writer.MIN_MEAN_COSINE", 1.01)
     result = index.add(lines[:20])
     assert index.manifest.encoder.precision == "fp32"
     assert result.notes and "too far from fp32" in result.notes[0]
@@ -82,7 +82,7 @@ def test_int8_that_drifts_on_the_users_passages_falls_back_to_fp32(
 def test_int8_that_drifts_on_the_check_sentences_is_never_used(
     tmp_path, tiny_encoder, monkeypatch
 ) -> None:
-    monkeypatch.setattr("sisearch.onnx_encoder.MIN_MEAN_COSINE", 1.01)
+    monkeypatch.setattr("sisearch.encoders.onnx.MIN_MEAN_COSINE", 1.01)
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     assert index.manifest.encoder.precision == "fp32"
     assert "too far from fp32" in index.manifest.encoder.note
@@ -173,7 +173,7 @@ def test_the_command_line_starts_without_heavy_imports() -> None:
 def test_the_token_embeddings_live_outside_the_graph(tmp_path, tiny_encoder, lines, precision):
     """Format 2: the matrix is its own file (int8 with a scale a row for int8), mapped at
     query time; the graph starts from token vectors and is a fraction of the export."""
-    from sisearch.onnx_encoder import EMBEDDING_SCALES_FILE, EMBEDDINGS_FILE, MODEL_FILE
+    from sisearch.encoders.onnx import EMBEDDING_SCALES_FILE, EMBEDDINGS_FILE, MODEL_FILE
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision=precision)
     folder = index.path / "encoder"
@@ -197,7 +197,7 @@ def test_the_token_embeddings_live_outside_the_graph(tmp_path, tiny_encoder, lin
 def test_a_model_that_cannot_take_token_vectors_is_exported_whole(
     tmp_path, tiny_encoder, lines, monkeypatch
 ) -> None:
-    from sisearch import onnx_encoder
+    from sisearch.encoders import onnx as onnx_encoder
 
     def refuse(*args, **kwargs):
         raise RuntimeError("no inputs_embeds here")
@@ -214,7 +214,7 @@ def test_a_model_that_cannot_take_token_vectors_is_exported_whole(
 def test_indexes_exported_whole_before_format_2_still_answer(tmp_path, tiny_encoder, lines):
     """An index from before the token embeddings moved out of the graph (format 1, no
     "format" key) is read as it is, without re-exporting."""
-    from sisearch import onnx_encoder
+    from sisearch.encoders import onnx as onnx_encoder
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="int8")
     index.add(lines[:40])
@@ -238,7 +238,7 @@ def test_indexes_exported_whole_before_format_2_still_answer(tmp_path, tiny_enco
     most=st.one_of(st.none(), st.integers(1, 40)),
 )
 def test_token_batches_cover_every_text_once_within_the_budget(lengths, budget, most) -> None:
-    from sisearch.onnx_encoder import token_batches
+    from sisearch.encoders.onnx import token_batches
 
     batches = list(token_batches(lengths, budget, most))
     assert [i for start, end in batches for i in range(start, end)] == list(range(len(lengths)))

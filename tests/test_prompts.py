@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from sisearch import Index
 from sisearch.cli import cli
-from sisearch.encoder import load_encoder
-from sisearch.text import normalize
+from sisearch.encoders.encoder import load_encoder
+from sisearch.language.text import normalize
 from tests.conftest import CORPUS
 
 TEXTS = ["ශ්‍රී ලංකාවේ ඓතිහාසික ස්ථාන", "කොළඹ වරාය"]

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from sisearch import Index, InvalidQuery
 from sisearch.cli import cli
-from sisearch.corpus import read_corpus
-from sisearch.lexical import query_terms
-from sisearch.romanized import Vocabulary, is_romanized, read_word, transliterate
-from sisearch.text import lexical_key, normalize
+from sisearch.documents.corpus import read_corpus
+from sisearch.language.lexical import query_terms
+from sisearch.language.romanized import Vocabulary, is_romanized, read_word, transliterate
+from sisearch.language.text import lexical_key, normalize
 from tests.conftest import CORPUS_JSONL
 
 
@@ -213,11 +213,11 @@ def test_each_write_saves_the_vocabulary_so_a_query_does_not_read_it(
 def test_a_write_too_large_to_track_rescans_the_vocabulary(
     tmp_path: Path, tiny_encoder, monkeypatch
 ) -> None:
-    import sisearch.writer
+    import sisearch.core.writer
 
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
     index.add(["කොළඹ වරාය"])
-    monkeypatch.setattr(sisearch.writer, "TRACKED_TEXTS", 2)
+    monkeypatch.setattr(sisearch.core.writer, "TRACKED_TEXTS", 2)
     index.add(["ගාල්ල කොටුව", "මහනුවර දළදා මාළිගාව", "කොළඹ නගරය"])
     saved = index.state.load_vocabulary(index.store.generation)
     assert saved is not None and sorted(saved) == sorted(index.store.vocabulary())

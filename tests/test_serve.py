@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from sisearch import Index
 from sisearch.cli import cli
-from sisearch.corpus import read_corpus
+from sisearch.documents.corpus import read_corpus
 from sisearch.serve.app import Settings, create_app
 from sisearch.serve.limits import MAX_BODY_BYTES, MAX_K, MAX_QUERY_CHARS
 from tests.conftest import CORPUS_JSONL, HIT_FIELDS
@@ -278,7 +278,7 @@ def test_font_and_openapi_are_served(client) -> None:
 
 
 def test_a_write_while_another_process_writes_is_409(client, index_dir) -> None:
-    from sisearch.locking import WriterLock
+    from sisearch.core.locking import WriterLock
 
     holder = WriterLock(index_dir / "small")
     holder.acquire()
@@ -534,7 +534,7 @@ def test_the_real_server_answers_a_200_kb_request_line_with_json(tmp_path, tiny_
 
 
 def test_an_api_write_is_all_or_nothing(index_dir, monkeypatch) -> None:
-    from sisearch.writer import IndexWriter
+    from sisearch.core.writer import IndexWriter
 
     app = create_app(Settings(index_dir, token=TOKEN))
     client = TestClient(app, raise_server_exceptions=False)

@@ -18,11 +18,11 @@ import pytest
 
 import sisearch.index
 from sisearch import Document, Index, IndexBusy
-from sisearch.locking import LOCK_FILE, WriterLock
-from sisearch.manifest import Manifest
-from sisearch.store import DATABASE_FILE, SCHEMA_VERSION
-from sisearch.text import normalize
-from sisearch.vectors import VECTORS_FILE
+from sisearch.core.locking import LOCK_FILE, WriterLock
+from sisearch.core.manifest import Manifest
+from sisearch.core.store import DATABASE_FILE, SCHEMA_VERSION
+from sisearch.core.vectors import VECTORS_FILE
+from sisearch.language.text import normalize
 from tests.conftest import CORPUS
 
 LINES = [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()][:30]
@@ -212,9 +212,9 @@ def test_importing_and_indexing_change_no_global_logging(tmp_path, tiny_model) -
         "    return root.level, list(root.handlers), named\n"
         "before = state()\n"
         "import sisearch\n"
-        "for m in pkgutil.iter_modules(sisearch.__path__):\n"
-        "    if m.name == '__main__': continue\n"
-        "    importlib.import_module('sisearch.' + m.name)\n"
+        "for m in pkgutil.walk_packages(sisearch.__path__, 'sisearch.'):\n"
+        "    if m.name == 'sisearch.__main__': continue\n"
+        "    importlib.import_module(m.name)\n"
         "after = state()\n"
         "assert before[:2] == after[:2], (before[:2], after[:2])\n"
         "assert all(after[2].get(n) == v for n, v in before[2].items()), 'a logger changed'\n"

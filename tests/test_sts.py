@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from sisearch.cli import cli
 from sisearch.errors import CorpusError
-from sisearch.sts import (
+from sisearch.quality.sts import (
     Repeats,
     blank_pairs,
     ranks,

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from sisearch import Document, Index
 from sisearch.cli import cli
+from sisearch.core.vectors import VECTORS_FILE, VectorIndex
 from sisearch.errors import DocumentNotFound, InvalidQuery
-from sisearch.text import normalize
-from sisearch.vectors import VECTORS_FILE, VectorIndex
+from sisearch.language.text import normalize
 from tests.conftest import CORPUS
 
 WORDS = normalize(CORPUS.read_text(encoding="utf-8")).split()[:400]

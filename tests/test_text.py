@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sisearch.text import (
+from sisearch.language.text import (
     ZWJ,
     canonical_joiners,
     chunk_spans,

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from sisearch import Index, OutputExists
 from sisearch.cli import cli
-from sisearch.encoder import load_encoder
-from sisearch.sts import read_sts_pairs, score_sts
-from sisearch.training import RECIPES, TrainingConfig, train
+from sisearch.encoders.encoder import load_encoder
+from sisearch.quality.sts import read_sts_pairs, score_sts
+from sisearch.quality.training import RECIPES, TrainingConfig, train
 from tests.conftest import ROOT
 
 TRAIN = ROOT / "corpora" / "sts_train.csv"
@@ -103,7 +103,7 @@ def test_keep_base_averages_the_trained_weights_with_the_base(tmp_path, tiny_mod
 def test_cosent_is_zero_only_when_the_order_is_right() -> None:
     import torch
 
-    from sisearch.training import _cosent
+    from sisearch.quality.training import _cosent
 
     labels = torch.tensor([0.1, 0.5, 0.9])
     right = _cosent(torch.tensor([0.0, 0.5, 1.0]), labels)

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from sisearch import Document, Index
 from sisearch.cli import cli
-from sisearch.text import normalize
-from sisearch.vectors import VECTORS_FILE, VectorIndex, cells_for, choose_kind
+from sisearch.core.vectors import VECTORS_FILE, VectorIndex, cells_for, choose_kind
+from sisearch.language.text import normalize
 from tests.conftest import CORPUS
 
 WORDS = normalize(CORPUS.read_text(encoding="utf-8")).split()
@@ -108,7 +108,7 @@ def test_filters_on_approximate_kinds_still_return_k(tmp_path, tiny_encoder, tex
 
 
 def test_auto_switches_to_ivf_past_the_exact_limit(tmp_path, tiny_encoder, texts, monkeypatch):
-    monkeypatch.setattr("sisearch.vectors.EXACT_LIMIT", 1000)
+    monkeypatch.setattr("sisearch.core.vectors.EXACT_LIMIT", 1000)
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
     index.add(texts[:900])
     assert index.info()["vectors_kind"] == "flat"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..corpus import STDIN_SOURCE
+from .corpus import STDIN_SOURCE
 from .files import reader_of
 
 ORIGIN_FIELDS = ("page", "title", "heading", "legacy_font", "repaired_words")

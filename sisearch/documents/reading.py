@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from ..corpus import (
+from ..errors import CorpusError
+from .corpus import (
     STDIN,
     Document,
     check_corpus_file,
     read_corpus,
     source_name,
 )
-from ..errors import CorpusError
 from .files import READERS, reader_of, walk_folder
 from .legacy import LEGACY_FONTS, from_legacy, legacy_font_id
 

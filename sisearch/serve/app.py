@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..corpus import Document
+from ..documents.corpus import Document
 from ..errors import SisearchError
 from .gate import Refusal, RequestGate, write_refusal
 from .limits import BODY_TIMEOUT_S, MAX_BATCH, MAX_DOCUMENTS, MAX_K, MAX_QUERY_CHARS, status_of

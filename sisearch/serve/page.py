@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..errors import SisearchError
 from ..index import MODES, Hit
-from ..lexical import match_spans, query_terms, snippet
+from ..language.lexical import match_spans, query_terms, snippet
 from .limits import MAX_K, MAX_QUERY_CHARS, status_of
 from .registry import IndexRegistry
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..core.manifest import MANIFEST_FILE
 from ..errors import IndexNotFound
 from ..index import Hit, Index
-from ..manifest import MANIFEST_FILE
 from ..names import index_location, is_index_name
 
 

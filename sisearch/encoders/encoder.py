@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from .errors import ModelLoadError, ModelMismatch
+from ..errors import ModelLoadError, ModelMismatch
+from ..language.text import NORMALIZATION_VERSION, normalize
 from .known_models import resolve
-from .text import NORMALIZATION_VERSION, normalize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -364,3 +364,24 @@ def _quiet_hugging_face() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """How the index encodes: engine ("onnx" or "torch"), precision, and the engine's probe.
+
+    `probe` is this engine's embedding of the probe sentence; an ONNX export that no
+    longer reproduces it has been replaced or damaged. `agreement` is the mean cosine
+    to PyTorch fp32 measured when the engine was chosen.
+    """
+
+    engine: str = "torch"
+    precision: str = "fp32"
+    probe: tuple[float, ...] = ()
+    agreement: float = 1.0
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["probe"] = [round(x, 7) for x in self.probe]
+        return data

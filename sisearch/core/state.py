@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import IndexCorrupt
+from ..errors import IndexCorrupt
 from .locking import WriterLock
 from .manifest import Manifest
 from .vectors import VECTORS_FILE, VectorIndex

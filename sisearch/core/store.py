@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from .documents.origin import split_origin
-from .errors import IndexCorrupt, InvalidQuery
+from ..documents.origin import split_origin
+from ..errors import IndexCorrupt, InvalidQuery
+from ..language.lexical import FTS_TOKENIZER, fts_literal
+from ..language.text import lexical_key
 from .filters import Filter
-from .lexical import FTS_TOKENIZER, fts_literal
-from .text import lexical_key
 
 
 def _sqlite_utils_without_pandas() -> Any:

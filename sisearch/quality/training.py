@@ -31,8 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .encoder import load_encoder
-from .errors import OutputExists
+from ..encoders.encoder import load_encoder
+from ..errors import OutputExists
 from .sts import StsPair, score_sts
 
 TRAINING_FILE = "sisearch_training.json"

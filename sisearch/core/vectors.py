@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexCorrupt, InvalidQuery
+from ..errors import IndexCorrupt, InvalidQuery
 
 VECTORS_FILE = "vectors.faiss"
 FLAT, IVF, HNSW, AUTO = "flat", "ivf", "hnsw", "auto"

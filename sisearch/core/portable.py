@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .corpus import Document
-from .errors import CorpusError, MissingExtra
+from ..documents.corpus import Document
+from ..errors import CorpusError, MissingExtra
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .index import Index
+    from ..index import Index
 
 SHARD_INFO = "sisearch.json"
 FORMAT = "1"
@@ -221,7 +221,7 @@ def _check_columns(layout: Any, file: Path) -> None:
 
 def check_compatible(info: dict[str, str], index: Index, label: str) -> None:
     """Refuse rows made under another model, engine, precision or normalization."""
-    from .encoder import ModelFingerprint
+    from ..encoders.encoder import ModelFingerprint
 
     mine = shard_info(index)
     if info.get("sisearch.format") != FORMAT:
@@ -277,7 +277,7 @@ def iter_shard_documents(files: list[Path], vectors: dict[str, np.ndarray]) -> I
 def _shard_document(data: dict[str, list[Any]], i: int) -> Document:
     """Row i's passage; a file written before the `origin` column has the reader's fields
     in `metadata`, split by the rule old indexes are migrated by."""
-    from .documents.origin import split_origin
+    from ..documents.origin import split_origin
 
     source = data["source"][i]
     metadata = json.loads(data["metadata"][i] or "{}")

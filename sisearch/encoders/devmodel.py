@@ -10,7 +10,7 @@ text. Like XLM-R's own tokenizer, it maps ZWJ/ZWNJ to a space.
 configuration (12 layers, 768 hidden, 250k vocabulary), so it costs what the real
 encoder costs. Its rankings are meaningless: it is for plumbing and timing only.
 
-    python -m sisearch.devmodel models/dev --size tiny
+    python -m sisearch.encoders.devmodel models/dev --size tiny
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import check_corpus_file
-from .errors import CorpusError
-from .text import normalize
+from ..documents.corpus import check_corpus_file
+from ..errors import CorpusError
+from ..language.text import normalize
 
 COLUMNS = ("sentence_0", "sentence_1", "label")
 

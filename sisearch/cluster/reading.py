@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .corpus import STDIN, Document
-from .documents.files import Walk, chosen, hidden, walk_folder
-from .documents.reading import ReadOptions, ReadReport, read_listed
-from .errors import CorpusError
+from ..documents.corpus import STDIN, Document
+from ..documents.files import Walk, chosen, hidden, walk_folder
+from ..documents.reading import ReadOptions, ReadReport, read_listed
+from ..errors import CorpusError
 
 ROWS_PER_BATCH = 512
 

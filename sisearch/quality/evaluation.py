@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError
+from ..errors import CorpusError
 
 
 def read_queries(path: str | Path) -> dict[str, str]:

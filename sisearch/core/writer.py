@@ -21,12 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .corpus import STDIN_SOURCE, Document, source_name
-from .errors import CorpusError, DocumentNotFound, IndexCorrupt, InvalidQuery
-from .filters import fits_int64
-from .onnx_encoder import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
-from .store import NewChunk, NewDocument, content_hash
-from .text import (
+from ..documents.corpus import STDIN_SOURCE, Document, source_name
+from ..encoders.onnx import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
+from ..errors import CorpusError, DocumentNotFound, IndexCorrupt, InvalidQuery
+from ..language.text import (
     NORMALIZATION_VERSION,
     chunk_spans,
     has_content,
@@ -34,12 +32,14 @@ from .text import (
     normalize,
     repair_mojibake,
 )
+from .filters import fits_int64
+from .store import NewChunk, NewDocument, content_hash
 from .vectors import IVF, RETRAIN_GROWTH, choose_kind
 
 if TYPE_CHECKING:
-    from .documents.reading import ReadReport
-    from .encoder import TextEncoder
-    from .index import Index
+    from ..documents.reading import ReadReport
+    from ..encoders.encoder import TextEncoder
+    from ..index import Index
 
 GROUP_SIZE = 256
 # Past this many added and removed texts, a write rescans the vocabulary (seconds at a

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from .errors import IndexBusy, IndexReadOnly
+from ..errors import IndexBusy, IndexReadOnly
 
 LOCK_FILE = "write.lock"
 

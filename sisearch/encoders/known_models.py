@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ModelLoadError
 from .cache import cache_root, default_root
-from .errors import ModelLoadError
 
 MODELS = "models"
 MODEL_ENV = "SISEARCH_MODEL"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .documents.reading import ReadOptions, ReadReport
-from .errors import CorpusError, EncodeFailed, MissingExtra, SisearchError
+from ..documents.reading import ReadOptions, ReadReport
+from ..errors import CorpusError, EncodeFailed, MissingExtra, SisearchError
 
 EXTRA_HINT = 'pip install -e ".[ray]"'
 ENCODE_BATCH = 256
@@ -98,7 +98,7 @@ def encoder_payload(index_path: Path) -> dict[str, Any]:
     """What an actor needs to encode for the index, shipped through Ray's object store so
     workers need no access to the index folder: the ONNX export's files, or for a PyTorch
     index the model's name and, when it is a local folder, its files."""
-    from .manifest import Manifest
+    from ..core.manifest import Manifest
 
     manifest = Manifest.read(index_path)
     model = manifest.model
@@ -117,7 +117,7 @@ def encoder_payload(index_path: Path) -> dict[str, Any]:
 
 
 def _files_of(folder: Path) -> dict[str, bytes]:
-    from .documents.files import hidden
+    from ..documents.files import hidden
 
     names = {f: f.relative_to(folder).as_posix() for f in sorted(folder.rglob("*"))}
     return {name: f.read_bytes() for f, name in names.items() if f.is_file() and not hidden(name)}
@@ -141,7 +141,7 @@ class EncodeActor:
         self.dim = settings["dim"]
         self.log = log
         if settings["engine"] == "onnx":
-            from .onnx_encoder import OnnxEncoder
+            from ..encoders.onnx import OnnxEncoder
 
             self.encoder: Any = OnnxEncoder(
                 folder,
@@ -154,10 +154,10 @@ class EncodeActor:
             self.encoder = _torch_encoder(settings, folder if settings["files"] else None, threads)
 
     def __call__(self, batch: Any) -> Any:
-        from .portable import chunk_row, rows_table
-        from .store import content_hash
-        from .text import has_content, normalize, repair_mojibake
-        from .writer import chunk_texts
+        from ..core.portable import chunk_row, rows_table
+        from ..core.store import content_hash
+        from ..core.writer import chunk_texts
+        from ..language.text import has_content, normalize, repair_mojibake
 
         documents = []
         for source, line, metadata, origin, text in zip(
@@ -201,8 +201,8 @@ def _torch_encoder(settings: dict[str, Any], folder: Path | None, threads: int) 
 
     import torch
 
-    from .encoder import ModelFingerprint, load_encoder
-    from .errors import ModelMismatch
+    from ..encoders.encoder import ModelFingerprint, load_encoder
+    from ..errors import ModelMismatch
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -255,7 +255,7 @@ class ShardFolder:
     def of(cls, out: str | os.PathLike[str]) -> ShardFolder:
         from pyarrow import fs
 
-        from .ray_reading import filesystem_of
+        from .reading import filesystem_of
 
         name = os.fspath(out)
         if "://" in name:
@@ -312,8 +312,8 @@ def encode_on_ray(
     on Ray's workers, encode them for the index at `index_path`, and write Parquet shards
     and `sisearch.json` to `out` (a folder every worker can write, or a URI; it must not
     hold shards already). `verbose` lets the workers' output through."""
-    from .portable import SHARD_INFO
-    from .ray_reading import list_corpus
+    from ..core.portable import SHARD_INFO
+    from .reading import list_corpus
 
     options = options or ReadOptions()
     folder = ShardFolder.of(out)
@@ -381,7 +381,7 @@ def _run_job(
 ) -> tuple[ReadReport, int, int]:
     """Build and run the Ray Data job; the read report, and the passages and chunks found
     in the shards (checked against what the actors encoded)."""
-    from .ray_reading import JobLog, read_fetched
+    from .reading import JobLog, read_fetched
 
     log = ray.remote(num_cpus=0)(JobLog).remote()
     # Reading takes no CPU from Ray's books: the encoder actors hold them all, and a
@@ -428,7 +428,7 @@ def _reason(error: BaseException) -> SisearchError:
 
     Ray keeps a worker's exception as an object (a task's) or only as text (an actor
     that died in `__init__`), so both are looked for."""
-    from . import errors
+    from .. import errors
 
     seen: BaseException | None = error
     for _ in range(20):  # Ray nests a worker's error a few levels deep

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import CorpusError, EmptyCorpus
+from ..errors import CorpusError, EmptyCorpus
 
 STDIN = "-"
 STDIN_SOURCE = "-"

@@ -28,11 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .encoder import TextEncoder
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
+from ..language.text import normalize
+from .encoder import EncoderSpec, TextEncoder
 from .export_cache import ExportCache, entry_key
-from .manifest import EncoderSpec
-from .text import normalize
 
 if TYPE_CHECKING:
     import numpy as np

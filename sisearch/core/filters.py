@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidQuery
-from .text import lone_surrogate
+from ..errors import InvalidQuery
+from ..language.text import lone_surrogate
 
 COLUMNS = {"source", "line"}
 ORIGIN_PREFIX = "origin."

@@ -9,37 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .encoder import ModelFingerprint
-from .errors import IndexCorrupt, IndexNotFound
+from ..encoders.encoder import EncoderSpec, ModelFingerprint
+from ..errors import IndexCorrupt, IndexNotFound
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    """How the index encodes: engine ("onnx" or "torch"), precision, and the engine's probe.
-
-    `probe` is this engine's embedding of the probe sentence; an ONNX export that no
-    longer reproduces it has been replaced or damaged. `agreement` is the mean cosine
-    to PyTorch fp32 measured when the engine was chosen.
-    """
-
-    engine: str = "torch"
-    precision: str = "fp32"
-    probe: tuple[float, ...] = ()
-    agreement: float = 1.0
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["probe"] = [round(x, 7) for x in self.probe]
-        return data
 
 
 @dataclass(frozen=True)
@@ -52,7 +31,7 @@ class Manifest:
     vectors_generation: int = 0
     created: str = ""
     format_version: int = FORMAT_VERSION
-    encoder: EncoderSpec = EncoderSpec()
+    encoder: EncoderSpec = field(default_factory=EncoderSpec)
     compress: bool = False
     trained_on: int = 0
     vectors_kind: str = "flat"

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 from .unigram_tokenizer import as_transformers_tokenizer
 
 if TYPE_CHECKING:

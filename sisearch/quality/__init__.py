@@ -1,0 +1,2 @@
+"""Measuring and improving meaning: retrieval metrics (`evaluation`), STS files and
+scores (`sts`), fine-tuning (`training`) and their plots (`plots`)."""
