@@ -68,5 +68,9 @@ class OutputExists(SisearchError):
     """The folder a trained model would be written to already exists."""
 
 
+class CannotListen(SisearchError):
+    """The server cannot listen on the address and port asked for."""
+
+
 class InvalidQuery(SisearchError):
     """A search request is malformed (empty query, limit below 1, ...)."""

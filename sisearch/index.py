@@ -588,7 +588,7 @@ class Index:
                 Hit(
                     rank,
                     score,
-                    found.get(doc_id),
+                    cosine_of.get(doc_id),
                     doc_id,
                     documents[doc_id].text,
                     documents[doc_id].source,
@@ -603,7 +603,7 @@ class Index:
                     (r for r in hits if r[0] in documents), start=1
                 )
             ]
-            for hits, found, reading in zip(ranked, cosines, readings)
+            for hits, cosine_of, reading in zip(ranked, cosines, readings)
         ]
 
     def reading(self, query: str, romanized: str = "auto") -> str | None:

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from .core.manifest import MANIFEST_FILE
 from .errors import InvalidIndexName
 
 MAX_NAME_LENGTH = 64
@@ -42,6 +43,17 @@ def validate_index_name(name: str) -> str:
 def index_location(index_dir: str | os.PathLike[str], name: str) -> Path:
     """The folder of index `name` inside `index_dir`, after validating the name."""
     return Path(index_dir) / validate_index_name(name)
+
+
+def index_folders(index_dir: str | os.PathLike[str]) -> list[Path]:
+    """The indexes in `index_dir`, in name order: folders with a valid name and a manifest
+    (what `sisearch list`, the server and its page all list)."""
+    folder = Path(index_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if is_index_name(p.name) and (p / MANIFEST_FILE).exists()
+    )
 
 
 def is_index_name(name: str) -> bool:

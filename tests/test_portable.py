@@ -124,8 +124,14 @@ def test_cli_export_and_import(run, tiny_model, tmp_path) -> None:
         *query, "--index", "b"
     ).stdout.replace('"query"', "")
     assert run("index", "x.txt", "--embeddings", "a.parquet").exit_code == 2
+    result = run("import", "a.parquet", "--index", "c")  # the command of its own
+    assert result.exit_code == 0 and "0 chunks encoded" in result.stdout, result.output
+    c = json.loads(run("info", "--index", "c", "--json").stdout)
+    assert (c["documents"], c["chunks"], c["model"]) == (a["documents"], a["chunks"], a["model"])
+    again = run("import", "a.parquet", "--index", "c")
+    assert again.exit_code == 0 and f"{a['documents']} already indexed" in again.stdout
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
-    result = run("index", "--embeddings", "bad.parquet", "--index", "c")
+    result = run("index", "--embeddings", "bad.parquet", "--index", "d")
     assert result.exit_code == 1 and "not a readable Parquet file" in result.stderr
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..documents.corpus import STDIN, Document
-from ..documents.files import Walk, chosen, hidden, walk_folder
-from ..documents.reading import ReadOptions, ReadReport, read_listed
+from ..documents.files import Walk, hidden, walk_folder
+from ..documents.reading import ReadOptions, ReadReport, read_or_report
 from ..errors import CorpusError
 
 ROWS_PER_BATCH = 512
@@ -83,7 +83,7 @@ def _list_uris(uris: Sequence[str], options: ReadOptions) -> CorpusListing:
             for entry in sorted(filesystem.get_file_info(selector), key=lambda e: e.path):
                 relative = entry.path[len(root) :].lstrip("/")
                 readable = entry.type == fs.FileType.File and not hidden(relative)
-                if readable and chosen(listing.walk, relative, options.globs, options.excludes):
+                if readable and listing.walk.admit(relative, options.globs, options.excludes):
                     listing.paths.append(entry.path)
         else:
             raise CorpusError(f"{uri}: no such file or folder")
@@ -144,7 +144,9 @@ def _documents_of(
     with tempfile.TemporaryDirectory(prefix="sisearch-read-") as folder:
         copy = Path(folder) / (Path(location).name or "corpus")
         copy.write_bytes(data)
-        return [replace(d, source=location) for d in read_listed(copy, options, report, location)]
+        return [
+            replace(d, source=location) for d in read_or_report(copy, options, report, location)
+        ]
 
 
 def filesystem_of(uri: str) -> tuple[Any, str]:

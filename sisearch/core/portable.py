@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +49,23 @@ def require_pyarrow() -> Any:
         raise MissingExtra(
             f"Parquet needs pyarrow, which is not installed. Fix: {EXTRA_HINT}"
         ) from None
+
+
+def creation_settings(info: dict[str, str]) -> dict[str, Any]:
+    """`Index.create` keyword arguments that make an index the rows described by `info`
+    (`sisearch.*` keys) import into without encoding: their model, engine, precision and
+    prompts. The inverse of `shard_info`."""
+    from ..encoders.onnx import ENGINES, PRECISIONS
+
+    recorded = json.loads(info["sisearch.model"])
+    engine, _, precision = info["sisearch.engine"].partition("/")
+    return {  # an engine this sisearch lacks gets the default; the import then names it
+        "model": recorded["name"],
+        "engine": engine if engine in ENGINES else "onnx",
+        "precision": precision if precision in PRECISIONS else None,
+        "query_prompt": recorded["query_prompt"],
+        "document_prompt": recorded["document_prompt"],
+    }
 
 
 def shard_info(index: Index) -> dict[str, str]:
@@ -150,15 +166,6 @@ def chunk_row(
         "chunk_hash": chunk_hash,
         "embedding": embedding,
     }
-
-
-@dataclass
-class ShardDocuments:
-    """The documents of a set of Parquet files, and the embedding of each chunk text."""
-
-    files: list[Path]
-    info: dict[str, str]
-    rows: int = 0
 
 
 def parquet_files(path: Path) -> list[Path]:

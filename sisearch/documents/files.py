@@ -41,6 +41,19 @@ class Walk:
     unknown: Counter[str] = field(default_factory=Counter)
     excluded: int = 0
 
+    def admit(self, relative: str, globs: Sequence[str], excludes: Sequence[str]) -> bool:
+        """Whether the file at `relative` (a folder-relative POSIX path) is read; one left
+        out is counted here, as excluded or of an unknown type. Shared by folder walks and
+        by listings of remote folders (`sisearch encode s3://...`)."""
+        name = relative.rsplit("/", 1)[-1]
+        if (globs and not _matches(relative, name, globs)) or _matches(relative, name, excludes):
+            self.excluded += 1
+            return False
+        if reader_of(name) is None:
+            self.unknown[Path(name).suffix.lower() or "(no extension)"] += 1
+            return False
+        return True
+
 
 def reader_of(path: str | os.PathLike[str]) -> str | None:
     """The reader for a file by its extension, None when no reader knows it."""
@@ -51,23 +64,9 @@ def walk_folder(folder: Path, globs: Sequence[str] = (), excludes: Sequence[str]
     """Every file under `folder` a reader knows, in a stable order; others counted by extension."""
     walk = Walk()
     for path in _files_under(folder):
-        if chosen(walk, path.relative_to(folder).as_posix(), globs, excludes):
+        if walk.admit(path.relative_to(folder).as_posix(), globs, excludes):
             walk.files.append(path)
     return walk
-
-
-def chosen(walk: Walk, relative: str, globs: Sequence[str], excludes: Sequence[str]) -> bool:
-    """Whether the file at `relative` (a folder-relative POSIX path) is read; a file left
-    out is counted in `walk` as excluded or of an unknown type. Shared by folder walks
-    and by listings of remote folders (`sisearch encode s3://...`)."""
-    name = relative.rsplit("/", 1)[-1]
-    if (globs and not _matches(relative, name, globs)) or _matches(relative, name, excludes):
-        walk.excluded += 1
-        return False
-    if reader_of(name) is None:
-        walk.unknown[Path(name).suffix.lower() or "(no extension)"] += 1
-        return False
-    return True
 
 
 def hidden(relative: str) -> bool:

@@ -152,10 +152,10 @@ def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iter
         known = ", ".join(sorted(READERS))
         raise CorpusError(f"{folder}: no file sisearch reads in this folder (it reads {known})")
     for file in walk.files:
-        yield from read_listed(file, options, report)
+        yield from read_or_report(file, options, report)
 
 
-def read_listed(
+def read_or_report(
     file: Path, options: ReadOptions, report: ReadReport, label: str | None = None
 ) -> Iterator[Document]:
     """The passages of a file found in a folder (or fetched by a Ray worker): one that

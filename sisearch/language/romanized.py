@@ -389,11 +389,13 @@ def _search(latin: str, vocabulary: Vocabulary | None, limit: int) -> list[str]:
             if sinhala in vocabulary and sinhala not in results:
                 results[sinhala] = cost + FREQUENCY_WEIGHT * vocabulary.rarity(sinhala)
                 first_cost = cost if first_cost is None else first_cost
-        for piece, spent, consonant in _steps(latin, position, sinhala, after_consonant):
+        for piece, (letters, step_cost), consonant in _steps(
+            latin, position, sinhala, after_consonant
+        ):
             extended = sinhala + piece
             if vocabulary is not None and piece and not vocabulary.has_prefix(extended):
                 continue
-            heapq.heappush(heap, (cost + spent[1], position + spent[0], extended, consonant))
+            heapq.heappush(heap, (cost + step_cost, position + letters, extended, consonant))
     return sorted(results, key=results.__getitem__)[:limit]
 
 

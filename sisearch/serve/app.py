@@ -52,6 +52,16 @@ class Settings:
     def writable(self) -> bool:
         return bool(self.token) and not self.read_only
 
+    def to_environment(self) -> dict[str, str]:
+        """The settings as the environment worker processes read them back from."""
+        return {
+            "SISEARCH_INDEX_DIR": str(self.index_dir),
+            "SISEARCH_TOKEN": self.token or "",
+            "SISEARCH_READ_ONLY": "1" if self.read_only else "0",
+            "SISEARCH_CORS_ORIGINS": ",".join(self.cors_origins),
+            "SISEARCH_BODY_TIMEOUT": str(self.body_timeout),
+        }
+
     @classmethod
     def from_environment(cls) -> Settings:
         """Settings passed to worker processes (uvicorn --workers starts them fresh)."""

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..core.manifest import MANIFEST_FILE
 from ..errors import IndexNotFound
 from ..index import Hit, Index
-from ..names import index_location, is_index_name
+from ..names import index_folders, index_location
 
 
 class IndexRegistry:
@@ -28,13 +27,7 @@ class IndexRegistry:
         self._searching = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     def names(self) -> list[str]:
-        if not self.index_dir.is_dir():
-            return []
-        return sorted(
-            p.name
-            for p in self.index_dir.iterdir()
-            if is_index_name(p.name) and (p / MANIFEST_FILE).exists()
-        )
+        return [folder.name for folder in index_folders(self.index_dir)]
 
     def get(self, name: str) -> Index:
         """The open index `name`; InvalidIndexName or IndexNotFound (one line) otherwise."""
