@@ -68,6 +68,10 @@ class OutputExists(SisearchError):
     """The folder a trained model would be written to already exists."""
 
 
+class OptionConflict(SisearchError):
+    """Options that cannot go together, or that apply only when an index is created."""
+
+
 class CannotListen(SisearchError):
     """The server cannot listen on the address and port asked for."""
 

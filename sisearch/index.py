@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .core.filters import Filter, as_filter
+from .core.loaded_vectors import LoadedVectors
 from .core.locking import WriterLock
 from .core.manifest import MANIFEST_FILE, EncoderSpec, Manifest
 from .core.search import (
@@ -33,12 +34,13 @@ from .core.search import (
 )
 from .core.state import IndexState
 from .core.store import DATABASE_FILE, DocumentStore
-from .core.vectors import AUTO, IVF, VECTORS_FILE, VectorIndex, choose_kind
+from .core.vectors import AUTO, VECTORS_FILE, VectorIndex, choose_kind
 from .core.writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
 from .documents.corpus import Document
 from .encoders.encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .encoders.known_models import default_model, install, missing_default
 from .encoders.onnx import ENGINES, PRECISIONS, OnnxEncoder, build_engine
+from .encoders.slot import EncoderSlot
 from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .language.lexical import fts_query, query_terms
 from .language.romanized import MODES as ROMANIZED_MODES
@@ -55,8 +57,6 @@ from .language.text import (
 if TYPE_CHECKING:
     from .documents.reading import ReadReport
 
-# IVF cells are trained on up to this many stored embeddings (FAISS wants 39+ per cell).
-TRAINING_ROWS = 200_000
 ENCODER_FOLDER = "encoder"
 MODES = ("hybrid", "dense", "lexical")
 
@@ -114,22 +114,13 @@ class Index:
 
     def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = path
-        self.manifest = manifest
         self.store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
-        self._encoder: TextEncoder | None = None
-        self._reference: Encoder | None = None
-        # Another Index's engine lent to this one (a server's write): never closed here.
-        self._borrowed_encoder = False
-        self._vectors: VectorIndex | None = None
-        self._vectors_generation = -1
         self._lock = WriterLock(path)
-        self.state = IndexState(path, self._lock)
-        self._mmap = False
-        # Loading the encoder or a new vector file happens once even when threads race.
+        self.state = IndexState(path, self._lock, manifest)
+        self.vectors = LoadedVectors(self.state, self.store, self._lock)
+        self.encoders = EncoderSlot()
+        # Loading the encoder happens once even when threads race.
         self._loading = threading.RLock()
-        # True when this process had to rebuild the vector file in memory (it lagged the
-        # store after an interrupted write); a reader never writes, the next writer saves.
-        self.vectors_rebuilt_in_memory = False
         self._vocabulary: tuple[int, Vocabulary] | None = None
 
     @classmethod
@@ -194,7 +185,7 @@ class Index:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         index = cls(path, manifest)
-        index._encoder, index._reference = engine, reference
+        index.encoders.hold(engine, reference)
         return index
 
     @staticmethod
@@ -259,16 +250,21 @@ class Index:
                 " unknown to this sisearch; upgrade sisearch"
             )
         index = cls(path, manifest)
-        index._mmap = mmap  # an older schema is read as it is; its next write upgrades it
+        index.vectors.mmap = mmap  # an older schema is read as it is; its next write upgrades it
         if encoder is not None or model is not None:
-            index._reference = index._checked_reference(model, encoder)
+            index.encoders.keep_reference(index._checked_reference(model, encoder))
         if borrow_encoder is not None:
-            index._encoder, index._borrowed_encoder = borrow_encoder, True
+            index.encoders.lend(borrow_encoder)
         return index
 
     def normalize(self, text: str) -> str:
         """`text` in the canonical form of this index's normalization rule."""
         return normalize(text, self.manifest.normalization)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The index's manifest as last read or written; `state` alone replaces it."""
+        return self.state.manifest
 
     @staticmethod
     def exists(path: str | Path) -> bool:
@@ -281,12 +277,20 @@ class Index:
         An ONNX export must still reproduce its recorded probe embedding, and a
         PyTorch model the index's fingerprint: ModelMismatch otherwise.
         """
-        if self._encoder is None:
+        if self.encoders.engine is None:
             with self._loading:
-                if self._encoder is None:
+                if self.encoders.engine is None:
                     self._load_encoder()
-        self._encoder.normalization = self.manifest.normalization
-        return self._encoder
+        engine = self.encoders.engine
+        assert engine is not None
+        engine.normalization = self.manifest.normalization
+        return engine
+
+    @property
+    def vectors_rebuilt_in_memory(self) -> bool:
+        """Whether this process rebuilt the vector file in memory because it lagged the
+        store (an interrupted write); a reader never writes, the next writer saves it."""
+        return self.vectors.rebuilt_in_memory
 
     def _load_encoder(self) -> None:
         spec, fingerprint = self.manifest.encoder, self.manifest.model
@@ -298,9 +302,10 @@ class Index:
                 fingerprint.document_prompt,
             )
             _check_probe(spec.probe, engine.probe(), self.path)
-            self._encoder = engine
+            self.encoders.hold(engine, self.encoders.reference)
         else:
-            self._encoder = self._reference = self._checked_reference()
+            reference = self._checked_reference()
+            self.encoders.hold(reference, reference)
 
     def _checked_reference(
         self, model: str | None = None, encoder: Encoder | None = None
@@ -310,7 +315,7 @@ class Index:
         fingerprint = self.manifest.model
         reference = (
             encoder
-            or self._reference
+            or self.encoders.reference
             or load_encoder(
                 model or fingerprint.name, fingerprint.query_prompt, fingerprint.document_prompt
             )
@@ -332,9 +337,8 @@ class Index:
                 refresh=True,
             )
             writer.check_encoder_kind(spec.engine, spec.note)
-            self.manifest = self.state.update(lambda m: m.with_encoder(spec))
-            self._encoder, self._reference = engine, reference
-            self._borrowed_encoder = False
+            self.state.update(lambda m: m.with_encoder(spec))
+            self.encoders.hold(engine, reference)
             return spec
 
     # Writing: each holds the writer lock throughout (IndexBusy if another process has it).
@@ -343,7 +347,7 @@ class Index:
     def _writing(self) -> Iterator[IndexWriter]:
         """The writer lock, a fresh manifest, an upgraded schema and migrated sources."""
         with self._lock:
-            self.manifest = self.state.read()
+            self.state.read()
             self.store.upgrade()
             start = self.store.generation
             writer = IndexWriter(self)
@@ -536,7 +540,7 @@ class Index:
         readings = [self._transliterate(query, romanized, raw_fts) for query in queries]
         searched = [query if r is None else r.text for query, r in zip(queries, readings)]
         if cosine is None:
-            cosine = mode != "lexical" or self._encoder is not None
+            cosine = mode != "lexical" or self.encoders.engine is not None
         condition = as_filter(where)
         allowed = self.store.chunk_ids_where(condition) if condition else None
         depth = limit if mode != "hybrid" else hybrid_candidates(limit)
@@ -544,7 +548,7 @@ class Index:
         lexical: list[list[tuple[int, float]]] = [[] for _ in queries]
         embeddings = self.encoder.encode_queries(searched) if cosine else None
         if mode in ("dense", "hybrid") and (allowed is None or len(allowed)):
-            vectors = self._fresh_vectors()
+            vectors = self.vectors.fresh()
             if len(vectors):
                 if embeddings is None:
                     embeddings = self.encoder.encode_queries(searched)
@@ -632,50 +636,11 @@ class Index:
         self._vocabulary = (generation, vocabulary)
         return vocabulary
 
-    # Keeping FAISS in step with the store
-
-    def _fresh_vectors(self) -> VectorIndex:
-        """The vector index at the store's current generation, loaded or rebuilt as needed.
-
-        A rebuilt one is saved only by the writer-lock holder: readers never write.
-        """
-        generation = self.store.generation
-        vectors = self._vectors
-        if vectors is not None and self._vectors_generation == generation:
-            return vectors
-        with self._loading:
-            if self._vectors is not None and self._vectors_generation == generation:
-                return self._vectors
-            return self._load_vectors(generation)
-
-    def _load_vectors(self, generation: int) -> VectorIndex:
-        self.manifest = self.state.read()
-        mmap = self._mmap and not self._lock.held
-        vectors = self.state.load_vectors(self.manifest, generation, self.store.chunk_count(), mmap)
-        if vectors is None:
-            vectors = self._build_from_store()
-            if self._lock.held:
-                self.manifest = self.state.save_vectors(vectors, generation)
-            else:
-                self.vectors_rebuilt_in_memory = True
-        self._vectors, self._vectors_generation = vectors, generation
-        return vectors
-
-    def _build_from_store(self) -> VectorIndex:
-        """A vector index of the kind the index's size calls for, from the stored embeddings."""
-        count = self.store.chunk_count()
-        kind = choose_kind(self.manifest.index_type, count)
-        dim = self.manifest.model.dim
-        training = self.store.training_sample(TRAINING_ROWS) if kind == IVF else np.zeros((0, dim))
-        return VectorIndex.build(
-            kind, dim, self.store.iter_embeddings(), training, count, self.manifest.compress
-        )
-
     # Describing
 
     def info(self) -> dict[str, Any]:
         """Counts, model, normalization, index type and sizes on disk."""
-        self.manifest = self.state.read()
+        self.state.read()
         fingerprint = self.manifest.model
         sizes = {
             name: sum(p.stat().st_size for p in self.path.glob(f"{name}*") if p.is_file())
@@ -716,9 +681,7 @@ class Index:
     def close(self) -> None:
         self._lock.release()
         self.store.close()
-        close_encoder = getattr(self._encoder, "close", None)
-        if close_encoder is not None and not self._borrowed_encoder:
-            close_encoder()
+        self.encoders.close()
 
     def __enter__(self) -> Index:
         return self

@@ -70,7 +70,7 @@ def test_lexical_mode_loads_no_model(tmp_path: Path, tiny_encoder) -> None:
     index.close()
     reopened = Index.open(tmp_path / "ix")
     assert [h.text for h in reopened.search("වරාය", mode="lexical")] == ["කොළඹ වරාය"]
-    assert reopened._encoder is None
+    assert reopened.encoders.engine is None
 
 
 HOSTILE = st.lists(

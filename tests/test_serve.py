@@ -379,7 +379,7 @@ def test_sigterm_lets_a_write_in_flight_finish(tmp_path, tiny_model) -> None:
             server.kill()
     with Index.open(folder / "default") as index:
         assert index.info()["documents"] == len(texts)
-        assert len(index._fresh_vectors()) == index.store.chunk_count()
+        assert len(index.vectors.fresh()) == index.store.chunk_count()
 
 
 def test_searches_stay_complete_while_another_process_indexes(client, index_dir) -> None:

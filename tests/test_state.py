@@ -70,7 +70,7 @@ def test_old_sources_are_migrated_on_the_next_write(tmp_path, tiny_encoder, monk
     index.add([])
     resolved = str((tmp_path / "c.txt").resolve())
     assert dict(index.store.sources()) == {resolved: 8, "-": 2, "gone.txt": 1}
-    assert len(index._fresh_vectors()) == index.store.chunk_count() == 11
+    assert len(index.vectors.fresh()) == index.store.chunk_count() == 11
     assert index.delete(source="gone.txt") == 1
     assert index.delete(source="c.txt") == 8
 
@@ -258,7 +258,7 @@ def test_si_1_index_keeps_answering_and_rebuild_normalize_moves_it(
             for spelling in (joined, plain):
                 (hit,) = new.search(spelling, limit=1, mode="dense")
                 assert hit.text == plain and hit.cosine > 0.999
-        assert len(new._fresh_vectors()) == new.store.chunk_count()
+        assert len(new.vectors.fresh()) == new.store.chunk_count()
         saved = new.state.load_vocabulary(new.store.generation)
         assert saved is not None and sorted(saved) == sorted(new.store.vocabulary())
     assert "0 passages changed (0 chunks encoded)" in run("rebuild", "--normalize").output

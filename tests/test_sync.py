@@ -27,7 +27,7 @@ def consistent(index: Index) -> set[tuple[str, str]]:
     chunk_docs = {r[0] for r in db.execute("SELECT DISTINCT doc_id FROM chunks")}
     fts = {r[0] for r in db.execute("SELECT rowid FROM documents_fts")}
     assert chunk_docs == fts == {r[0] for r in rows}
-    vectors = index._fresh_vectors()
+    vectors = index.vectors.fresh()
     assert len(vectors) == index.store.chunk_count()
     saved = VectorIndex.load(index.path / VECTORS_FILE)
     assert len(saved) == len(vectors)

@@ -162,7 +162,7 @@ def test_query_ef_is_per_query_and_never_saved(tmp_path, tiny_encoder, texts) ->
     index.search("ලංකාව", limit=5, mode="dense", ef=4)
     index.add(texts[300:400])
     reopened = Index.open(tmp_path / "ix", encoder=tiny_encoder)
-    graph = faiss.downcast_index(reopened._fresh_vectors()._index.index)
+    graph = faiss.downcast_index(reopened.vectors.fresh()._index.index)
     assert graph.hnsw.efSearch == 256
     sample = texts[:400:40]
     hits = reopened.search_many(sample, limit=1, mode="dense")

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from ..core.vectors import KINDS
-from ..documents import ReadOptions, ReadReport, read_path
-from ..documents.corpus import STDIN, Document, require_passages, source_name
-from ..documents.files import reader_of
-from ..documents.reading import DOCUMENT_READERS
-from ..encoders.known_models import DEFAULT_MODEL, default_model, install, missing_default
+from ..documents import ReadOptions, ReadReport
+from ..documents.corpus import STDIN
+from ..encoders.known_models import DEFAULT_MODEL
 from ..encoders.onnx import ENGINES, PRECISIONS
 from ..errors import CorpusError
 from ..index import Index
+from ..indexing import CorpusPaths, CreationOptions, add_path, keeps_passages, open_or_create
 from ..names import index_location
 from .main import cli
 from .options import index_options, reading_options
@@ -134,113 +132,59 @@ def index_command(
       cat news.jsonl | sisearch index - --index news
       sisearch index news.txt --index news --sync
     """
-    if embeddings is not None:
-        if paths:
-            raise click.UsageError("give corpus PATHs or --embeddings, not both")
-        import_embeddings(embeddings, index_location(index_dir, index_name), model, quiet)
-        return
-    if not paths:
-        raise click.UsageError("give at least one corpus PATH (or --embeddings)")
-    if paths.count(STDIN) > 1:
-        raise click.UsageError("stdin (-) can be read only once")
-    # Every path is read ahead (encoding, format, emptiness) before anything is created;
-    # folders and parsed documents keep their reader, text files are read again.
-    reports = {path: ReadReport() for path in paths}
-    read_ahead: dict[str, Iterator[Document]] = {}
-    for path in paths:
-        try:
-            documents = require_passages(read_path(path, options, reports[path]), path)
-        except CorpusError:  # name the files that were skipped before saying none was read
-            for failure in reports[path].failed:
-                click.echo(f"Skipped {failure}", err=True)
-            raise
-        if path == STDIN or reads_ahead(path):
-            read_ahead[path] = documents
-        else:
-            documents.close()
+    if embeddings is None:
+        corpus = CorpusPaths(paths, options)
+    elif paths:
+        raise click.UsageError("give corpus PATHs or --embeddings, not both")
     location = index_location(index_dir, index_name)
-    if Index.exists(location):
-        index = Index.open(location, model=model)
-        spec = index.manifest.encoder
-        for option, given, recorded in (
-            ("--precision", precision, spec.precision),
-            ("--engine", engine, spec.engine),
-        ):
-            if given and given != recorded:
-                index.close()
-                raise click.UsageError(
-                    f"{option} {given}: the index at {location} encodes with {spec.engine}"
-                    f" {spec.precision}; the engine and precision are chosen when an index is"
-                    " created"
-                )
-        if index_type or compress or query_prompt is not None or document_prompt is not None:
-            index.close()
-            raise click.UsageError(
-                "--index-type, --compress and the prompts apply when an index is created (a new"
-                " prompt means new vectors: build a new index); change the index type of an"
-                " existing one with: sisearch rebuild --index-type TYPE [--compress]"
-            )
-    else:
-        chosen = model or default_model()
-        if model is None and missing_default(chosen):
-            with status(f"Installing the default model {chosen} (once, about 20 s)", quiet):
-                folder, _ = install(chosen)
-            if not quiet:
-                click.echo(f"Installed {chosen} in {folder}", err=True)
-        with status(f"Loading model {chosen} and preparing its encoder", quiet):
-            index = Index.create(
-                location,
-                model=chosen,
-                precision=precision,
-                engine=engine or "onnx",
-                index_type=index_type or "auto",
-                compress=compress,
-                query_prompt=query_prompt,
-                document_prompt=document_prompt,
-            )
-        if not quiet:
-            click.echo(engine_summary(location, index))
+    if embeddings is not None:
+        import_embeddings(embeddings, location, model, quiet)
+        return
+    for path in corpus.paths:
+        try:
+            corpus.read_ahead(path)
+        except CorpusError:  # name the files that were skipped before saying none was read
+            echo_skipped(corpus.reports[path])
+            raise
+    creation = CreationOptions(
+        model, precision, engine, index_type, compress, query_prompt, document_prompt
+    )
+    index, created = open_or_create(
+        location,
+        creation,
+        announce=lambda what: status(what, quiet),
+        installed=None if quiet else echo_installed,
+    )
+    if created and not quiet:
+        click.echo(engine_summary(location, index))
     with index:
-        for path in paths:
-            report = reports[path]
-            if path in read_ahead:
-                documents = read_ahead.pop(path)
-            else:
-                report = reports[path] = ReadReport()
-                documents = read_path(path, options, report)
+        for path in corpus.paths:
+            documents, report = corpus.take(path)
             started = time.perf_counter()
             try:
                 with progress_bar(path, passages_to_expect(path, options.split), quiet) as advance:
-                    if sync:
-                        folder = Path(path).is_dir()
-                        result = index.sync(
-                            documents,
-                            None if folder else source_name(path),
-                            batch_size=batch_size,
-                            progress=advance,
-                            folder=path if folder else None,
-                            report=report,
-                        )
-                    else:
-                        result = index.add(documents, batch_size=batch_size, progress=advance)
+                    result = add_path(index, path, documents, report, sync, batch_size, advance)
             finally:  # before any error the failures caused ("no non-blank passages")
-                for failure in report.failed:
-                    click.echo(f"Skipped {failure}", err=True)
+                echo_skipped(report)
             if not quiet:
                 click.echo(add_summary(path, result, time.perf_counter() - started, report))
                 for note in result.notes:
                     click.echo(f"Note: {note}", err=True)
 
 
-def reads_ahead(path: str) -> bool:
-    """Whether reading `path` ahead keeps its reader: a folder, or a parsed document."""
-    return Path(path).is_dir() or reader_of(path) in DOCUMENT_READERS
+def echo_skipped(report: ReadReport) -> None:
+    for failure in report.failed:
+        click.echo(f"Skipped {failure}", err=True)
+
+
+def echo_installed(name: str, folder: Path) -> None:
+    click.echo(f"Installed {name} in {folder}", err=True)
 
 
 def passages_to_expect(path: str, split: str = "line") -> int | None:
     """Passages to expect, for the progress bar: non-blank lines of a text corpus (None
     for stdin, folders, documents and paragraphs, which are not counted ahead)."""
-    if path == STDIN or reads_ahead(path) or split == "paragraph":
+    if path == STDIN or keeps_passages(path) or split == "paragraph":
         return None
     with open(path, "rb") as f:
         count = sum(1 for line in f if line.strip())
@@ -402,8 +346,7 @@ def encode_command(
     except FileExistsError as e:
         raise click.UsageError(str(e)) from None
     seconds = time.perf_counter() - started
-    for failure in summary.report.failed:
-        click.echo(f"Skipped {failure}", err=True)
+    echo_skipped(summary.report)
     click.echo(
         f"{out}: {summary.passages} passages, {summary.chunks} chunks encoded by"
         f" {summary.actors} Ray actor{'s' if summary.actors != 1 else ''} in {seconds:.1f} s"

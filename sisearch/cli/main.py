@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import IndexNotFound, SisearchError
+from ..errors import IndexNotFound, OptionConflict, SisearchError
 
 
 class SisearchGroup(click.Group):
@@ -21,6 +21,8 @@ class SisearchGroup(click.Group):
             raise click.ClickException(
                 f"{e}. Create one with: sisearch index CORPUS [--index NAME]"
             ) from None
+        except OptionConflict as e:
+            raise click.UsageError(str(e)) from None
         except SisearchError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:

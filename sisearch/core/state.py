@@ -23,21 +23,33 @@ VOCABULARY_FILE = "vocabulary.tsv"
 
 
 class IndexState:
-    """Reads and (under the writer lock) changes an index folder's manifest and vector file."""
+    """Reads and (under the writer lock) changes an index folder's manifest and vector file.
 
-    def __init__(self, path: Path, lock: WriterLock) -> None:
+    `manifest` is the last one read or written here: the copy every part of an `Index`
+    uses, replaced only by this class."""
+
+    def __init__(self, path: Path, lock: WriterLock, manifest: Manifest | None = None) -> None:
         self.path = path
         self._lock = lock
+        self._manifest = manifest
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest.read(self.path)
+        return self._manifest
 
     def read(self) -> Manifest:
-        """The manifest as it is on disk now."""
-        return Manifest.read(self.path)
+        """The manifest as it is on disk now (kept as `manifest`)."""
+        self._manifest = Manifest.read(self.path)
+        return self._manifest
 
     def update(self, change: Callable[[Manifest], Manifest]) -> Manifest:
         """Apply `change` to a fresh read of the manifest and write it; returns the result."""
         self._require_lock()
         manifest = change(self.read())
         manifest.write(self.path)
+        self._manifest = manifest
         return manifest
 
     def load_vectors(

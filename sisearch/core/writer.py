@@ -12,7 +12,6 @@ the manifest, upgrades the database schema and migrates old source spellings fir
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -126,7 +125,7 @@ class IndexWriter:
                 f" `sisearch rebuild --normalize` moves it to {NORMALIZATION_VERSION}"
                 " (re-encoding only the passages that change)"
             )
-        vectors = self.index._fresh_vectors()
+        vectors = self.index.vectors.fresh()
         start_generation = self.store.generation
         try:
             for group in _groups(documents, group_size):
@@ -134,7 +133,7 @@ class IndexWriter:
                 if self.given_vectors is not None:  # an import: skipped rows' vectors go too
                     self.given_vectors.clear()
                 vectors.add(ids, embeddings)
-                self.index._vectors_generation = self.store.generation
+                self.index.vectors.mark_current()
                 if progress is not None:
                     progress(len(group))
         finally:
@@ -277,35 +276,34 @@ class IndexWriter:
         return (
             spec.engine == "onnx"
             and spec.precision == "int8"
-            and self.index._reference is not None
+            and self.index.encoders.reference is not None
             and self.store.chunk_count() == 0
         )
 
     def _check_int8_on(self, sample: list[str], notes: list[str]) -> None:
         """Check int8 against fp32 on the user's own first passages; fall back to fp32 if
         it drifts (trained weights can have outlier activations that random ones lack)."""
-        index = self.index
-        assert index._reference is not None
+        index, encoders = self.index, self.index.encoders
+        reference = encoders.reference
+        assert reference is not None
         mean, low = agreement(
-            index.encoder.encode_documents(sample), index._reference.encode_documents(sample)
+            index.encoder.encode_documents(sample), reference.encode_documents(sample)
         )
         if mean >= MIN_MEAN_COSINE and low >= MIN_COSINE:
             spec = replace(index.manifest.encoder, agreement=round(mean, 6))
         else:
-            index._encoder, spec = build_engine(
-                index._reference, index.path / index.encoder_folder, "fp32", sample
+            engine, spec = build_engine(
+                reference, index.path / index.encoder_folder, "fp32", sample
             )
+            encoders.hold(engine, reference)
             spec = replace(
                 spec,
                 note=f"int8 embeddings of the first {len(sample)} passages were too far from fp32"
                 f" (mean cosine {mean:.4f}, minimum {low:.4f}); using fp32",
             )
             notes.append(spec.note)
-        index.manifest = index.state.update(lambda m: m.with_encoder(spec))
-        if index._encoder is not index._reference:
-            # Checked: the PyTorch model (over a GiB for the base size) is not needed again.
-            index._reference = None
-            gc.collect()
+        index.state.update(lambda m: m.with_encoder(spec))
+        encoders.drop_reference()  # checked: the PyTorch model is not needed again
 
     # Deleting
 
@@ -327,7 +325,7 @@ class IndexWriter:
     def delete_ids(self, doc_ids: Sequence[int]) -> int:
         if not doc_ids:
             return 0
-        vectors = self.index._fresh_vectors()
+        vectors = self.index.vectors.fresh()
         removed = []
         if self._tracking(len(doc_ids)):
             removed = [d.text for d in self.store.get_documents(doc_ids).values()]
@@ -336,9 +334,9 @@ class IndexWriter:
         try:
             if vectors.can_remove:
                 vectors.remove(chunk_ids)
+                self.index.vectors.mark_current()
             else:  # an HNSW graph cannot drop nodes: rebuild it from the stored embeddings
-                self.index._vectors = self.index._build_from_store()
-            self.index._vectors_generation = self.store.generation
+                self.index.vectors.replace()
         finally:
             self.save_vectors_if_current()
         return len(doc_ids)
@@ -381,23 +379,22 @@ class IndexWriter:
 
     def save_vectors_if_current(self) -> None:
         """Save the in-memory vectors if they match the store; else the next open rebuilds."""
-        index = self.index
-        if index._vectors is not None and index._vectors_generation == self.store.generation:
-            index.manifest = index.state.save_vectors(index._vectors, index._vectors_generation)
+        self.index.vectors.save_if_current()
 
     def _refit_vectors(self, result: AddResult) -> None:
         """Switch the vector index's kind when growth calls for it (auto: exact to IVF), and
         warn when an IVF index has outgrown the data its cells were trained on."""
-        index = self.index
-        if index._vectors is None or index._vectors_generation != self.store.generation:
+        held = self.index.vectors
+        vectors = held.current()
+        if vectors is None:
             return
         count = self.store.chunk_count()
-        if choose_kind(index.manifest.index_type, count) != index._vectors.kind:
-            index._vectors = index._build_from_store()
-        elif index._vectors.kind == IVF and count > RETRAIN_GROWTH * index._vectors.trained_on:
+        if choose_kind(self.index.manifest.index_type, count) != vectors.kind:
+            held.replace()
+        elif vectors.kind == IVF and count > RETRAIN_GROWTH * vectors.trained_on:
             result.notes.append(
                 f"the index has {count} vectors, over {RETRAIN_GROWTH}x the"
-                f" {index._vectors.trained_on} its IVF cells were trained on; run"
+                f" {vectors.trained_on} its IVF cells were trained on; run"
                 " `sisearch rebuild` to retrain them (no re-encoding)"
             )
 
@@ -405,15 +402,14 @@ class IndexWriter:
         index = self.index
         if index_type is not None or compress is not None:
             choose_kind(index_type or index.manifest.index_type, 0)
-            index.manifest = index.state.update(
+            index.state.update(
                 lambda m: m.with_vectors(
                     index_type or m.index_type, m.compress if compress is None else compress
                 )
             )
-        index._vectors = index._build_from_store()
-        index._vectors_generation = self.store.generation
+        vectors = index.vectors.replace()
         self.save_vectors_if_current()
-        return len(index._vectors)
+        return len(vectors)
 
     # Upgrades of what older versions wrote
 
@@ -451,7 +447,7 @@ class IndexWriter:
         if changed:
             self.rebuild(None, None)
         index = self.index
-        index.manifest = index.state.update(lambda m: m.with_normalization(NORMALIZATION_VERSION))
+        index.state.update(lambda m: m.with_normalization(NORMALIZATION_VERSION))
         return result
 
     def migrate_sources(self) -> None:
@@ -481,7 +477,7 @@ class IndexWriter:
         name = self.index.manifest.model.name
         if not os.path.isabs(name) and os.path.isdir(os.path.expanduser(name)):
             resolved = os.path.realpath(os.path.expanduser(name))
-            self.index.manifest = self.index.state.update(lambda m: m.with_model_name(resolved))
+            self.index.state.update(lambda m: m.with_model_name(resolved))
 
     def check_encoder_kind(self, engine: str, note: str) -> None:
         """Refuse an encoder export whose engine differs from the one that made the vectors."""
