@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"documents"},  # reading files into Documents
     {"encoders"},  # loading, fingerprinting and running sentence encoders
     {"core"},  # store, vectors, manifest and its state, search, the write path, Parquet
-    {"index", "indexing", "names", "quality"},  # the coordinator and its jobs; measuring
+    {"index", "indexing", "hit_view", "names", "quality"},  # the coordinator and its jobs
     {"cluster", "serve"},  # faces: Ray jobs, the HTTP server and page
     {"cli", "__main__"},  # the command line, the only one that talks to a terminal
 ]

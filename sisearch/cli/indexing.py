@@ -18,7 +18,7 @@ from ..index import Index
 from ..indexing import CorpusPaths, CreationOptions, add_path, keeps_passages, open_or_create
 from ..names import index_location
 from .main import cli
-from .options import index_options, reading_options
+from .options import index_options, quiet_option, reading_options
 from .output import (
     add_summary,
     counted,
@@ -97,7 +97,7 @@ from .output import (
     " folder of `sisearch encode` shards) instead of reading corpus files: nothing is"
     " encoded. A missing index is created with the shards' model.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 @reading_options
 def index_command(
     paths: tuple[str, ...],
@@ -230,7 +230,7 @@ def import_embeddings(path: Path, location: Path, model: str | None, quiet: bool
     help="Where the rows' model is here, when creating the index (default: the name the rows"
     " record); for an existing index it must be the index's model.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 def import_command(
     path: Path, index_name: str, index_dir: Path, model: str | None, quiet: bool
 ) -> None:

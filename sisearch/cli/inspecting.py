@@ -11,7 +11,7 @@ from rich.table import Table
 from ..index import Index
 from ..names import index_folders, index_location
 from .main import cli
-from .options import index_dir_option, index_options
+from .options import index_dir_option, index_options, json_option
 from .output import (
     console,
     human_bytes,
@@ -20,7 +20,7 @@ from .output import (
 
 @cli.command("info")
 @index_options
-@click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
+@json_option("Print the information as JSON.")
 def info_command(index_name: str, index_dir: Path, as_json: bool) -> None:
     """Describe an index: counts, model, normalization, index type, sizes.
 
@@ -40,7 +40,7 @@ def info_command(index_name: str, index_dir: Path, as_json: bool) -> None:
 
 @cli.command("list")
 @index_dir_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per index and line.")
+@json_option("One JSON object per index and line.")
 def list_command(index_dir: Path, as_json: bool) -> None:
     """List the indexes in the index directory.
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..encoders.known_models import KNOWN, install
 from .main import cli
+from .options import json_option
 from .output import (
     console,
     status,
@@ -48,7 +49,7 @@ def model_install_command(name: str, folder: Path | None) -> None:
 
 
 @model_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per model and line.")
+@json_option("One JSON object per model and line.")
 def model_list_command(as_json: bool) -> None:
     """The short names sisearch knows, whether each is installed, and where it lives."""
     from ..encoders.known_models import installed_folder, models_folder

@@ -106,3 +106,14 @@ def reading_options(command: F) -> F:
     for decorator in reversed(decorators):
         with_options = decorator(with_options)
     return with_options  # type: ignore[return-value]
+
+
+def json_option(what: str) -> Callable[[F], F]:
+    """--json (as `as_json`) for a command that can print machine-readable output: `what`
+    says what it prints, e.g. "One JSON object per hit and line."."""
+    return click.option("--json", "as_json", is_flag=True, help=what)
+
+
+def quiet_option(command: F) -> F:
+    """--quiet / -q for a command that reports progress and summaries."""
+    return click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")(command)

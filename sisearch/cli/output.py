@@ -16,8 +16,10 @@ from rich.text import Text
 
 from ..documents import ReadReport
 from ..documents.corpus import STDIN
+from ..hit_view import view_of, words_to_mark
 from ..index import AddResult, Hit, Index
-from ..language.lexical import match_spans, query_terms, snippet
+
+TABLE_SNIPPET_CHARS = 240  # a terminal line or three of a long passage
 
 
 def console(stderr: bool = False, soft_wrap: bool = False) -> Console:
@@ -39,13 +41,12 @@ def hits_table(query: str, hits: list[Hit], mode: str, searched: str | None) -> 
         table.add_column("keyword", justify="right")
     table.add_column("text", overflow="fold", ratio=3)
     table.add_column("source", no_wrap=True, overflow="ellipsis", min_width=12)
-    terms = query_terms(searched or query)
+    words = words_to_mark(query, searched)
     for hit in hits:
-        where = hit.place  # the full path is in --json
-        text, spans = snippet(hit.text, match_spans(hit.text, terms))
-        highlighted = Text(text)
-        for start, end in spans:
-            highlighted.stylize("bold yellow", start, end)
+        view = view_of(hit, words, TABLE_SNIPPET_CHARS)
+        highlighted = Text()
+        for piece in view.pieces:
+            highlighted.append(piece.text, "bold yellow" if piece.match else None)
         ranks = [_rank_cell(hit.dense_rank), _rank_cell(hit.lexical_rank)]
         table.add_row(
             str(hit.rank),
@@ -53,7 +54,7 @@ def hits_table(query: str, hits: list[Hit], mode: str, searched: str | None) -> 
             "-" if hit.cosine is None else f"{hit.cosine:.4f}",
             *(ranks if mode == "hybrid" else []),
             highlighted,
-            where,
+            view.place,  # the full path is in --json
         )
     if not hits:
         table.caption = "no results"

@@ -13,7 +13,7 @@ from ..encoders.known_models import DEFAULT_MODEL
 from ..index import MODES, Index
 from ..names import index_location
 from .main import cli
-from .options import index_options
+from .options import index_options, json_option, quiet_option
 from .output import (
     console,
     steps_progress,
@@ -55,7 +55,7 @@ def eval_group() -> None:
     show_default=True,
     help="Metadata field holding the corpus id of each passage.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per mode and line.")
+@json_option("One JSON object per mode and line.")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False),
@@ -147,7 +147,7 @@ def eval_retrieval_command(
     default=None,
     help="Keep the word embeddings as they are (the sisearch recipe) or train them (seed).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 def train_command(
     pairs_file: str,
     base: str,
@@ -197,7 +197,7 @@ def train_command(
     required=True,
     help="Hub id, local folder or installed short name (e5-small) of the encoder to score.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@json_option("Print the scores as JSON.")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False),

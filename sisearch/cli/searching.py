@@ -12,7 +12,7 @@ from ..index import MODES, Index
 from ..language.romanized import MODES as ROMANIZED_MODES
 from ..names import index_location
 from .main import cli
-from .options import index_options
+from .options import index_options, json_option
 from .output import (
     console,
     hits_table,
@@ -30,7 +30,7 @@ from .output import (
     type=click.IntRange(min=1),
     help="Number of results.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit and line.")
+@json_option("One JSON object per hit and line.")
 @click.option(
     "--queries",
     type=click.File("r", encoding="utf-8"),

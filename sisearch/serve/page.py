@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,33 +12,19 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..errors import SisearchError
-from ..index import MODES, Hit
-from ..language.lexical import match_spans, query_terms, snippet
+from ..hit_view import view_of, words_to_mark
+from ..index import MODES
 from .limits import MAX_K, MAX_QUERY_CHARS, status_of
 from .registry import IndexRegistry
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_K = (5, 10, 20, 50)
+PAGE_SNIPPET_CHARS = 400  # a phone screen's worth of a long passage
 MODE_LABELS = {
     "hybrid": ("මිශ්‍ර", "hybrid"),
     "dense": ("අර්ථය", "meaning"),
     "lexical": ("වචන", "keywords"),
 }
-
-
-@dataclass(frozen=True)
-class Segment:
-    text: str
-    match: bool
-
-
-@dataclass(frozen=True)
-class PageHit:
-    """A hit as the page shows it: text cut into plain and matched segments."""
-
-    hit: Hit
-    segments: list[Segment]
-    place: str
 
 
 @lru_cache(maxsize=1)
@@ -50,21 +35,6 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-
-
-def highlighted(hit: Hit, terms: list[str]) -> list[Segment]:
-    """The hit's text (a snippet if long) as segments, the query's words marked whole."""
-    text, spans = snippet(hit.text, match_spans(hit.text, terms), width=400)
-    segments: list[Segment] = []
-    position = 0
-    for start, end in spans:
-        if start > position:
-            segments.append(Segment(text[position:start], False))
-        segments.append(Segment(text[start:end], True))
-        position = end
-    if position < len(text):
-        segments.append(Segment(text[position:], False))
-    return segments
 
 
 def render_page(
@@ -105,8 +75,8 @@ def render_page(
             (hits,) = registry.search(chosen, [q], limit, mode, where)
             searched = next((h.transliteration for h in hits if h.transliteration), None)
             context["searched"] = searched
-            terms = query_terms(searched or q)
-            context["hits"] = [PageHit(h, highlighted(h, terms), h.place) for h in hits]
+            words = words_to_mark(q, searched)
+            context["hits"] = [view_of(h, words, PAGE_SNIPPET_CHARS) for h in hits]
             params = {"index": chosen, "q": q, "k": limit, "mode": mode}
             context["share"] = "/?" + urlencode({**params, **({"where": where} if where else {})})
         except SisearchError as e:
