@@ -4,7 +4,9 @@ selectolax (Lexbor) parses; readability-style rules keep the article: inside <ma
 a lone <article> when the page has one, without navigation, headers, footers, asides,
 forms, scripts, hidden elements, elements whose class or id says boilerplate (menu,
 sidebar, cookie, share, ...) and blocks that are mostly links. Block elements end
-paragraphs; two line breaks in a row end one too. Measured in bench/documents.py.
+paragraphs; two line breaks in a row end one too. Text an old site set in an FM legacy
+font (`<font face>`, a style, a `<style>` rule: html_fonts.py) is converted to Unicode, run
+by run. Measured in bench/documents.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DocumentError
+from .html_fonts import FontRules
+from .legacy import from_legacy
 
 _SKIP = frozenset(
     [
@@ -111,6 +115,7 @@ _LIKELY = re.compile(r"article|body|content|main|story|post-text|entry", re.IGNO
 LINK_DENSITY = 0.5
 LINK_BLOCK_WORDS = 25
 _BREAKS = re.compile(r"\n\s*\n")
+_SINHALA = re.compile("[\u0d80-\u0dff]")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -120,6 +125,7 @@ class HtmlParagraph:
 
     text: str
     heading: str | None
+    legacy_font: str | None = None  # the FM font of runs converted in it, if any
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,9 @@ def read_html(data: bytes, label: str) -> HtmlPage:
     root = _content_root(tree)
     if root is None:
         return HtmlPage(title or None, [])
-    walker = _Walker(inside_article=root.tag in ("main", "article") or _is_main(root))
-    walker.walk(root)
+    fonts = FontRules.of_page(tree)
+    walker = _Walker(root.tag in ("main", "article") or _is_main(root), fonts)
+    walker.walk(root, font=_inherited_font(root, fonts))
     walker.flush()
     return HtmlPage(title or None, walker.paragraphs)
 
@@ -176,6 +183,19 @@ def _content_root(tree: Any) -> Any:
     return tree.body
 
 
+def _inherited_font(root: Any, fonts: FontRules) -> str | None:
+    """The FM font `root` is in from its ancestors (a page whose <body> sets one)."""
+    ancestors = []
+    node = root
+    while node is not None and isinstance(node.tag, str) and not node.tag.startswith("-"):
+        ancestors.append(node)
+        node = node.parent
+    font = None
+    for ancestor in reversed(ancestors):
+        font = fonts.font_of(ancestor, font)
+    return font
+
+
 def _is_main(node: Any) -> bool:
     return (node.attributes.get("role") or "") == "main"
 
@@ -186,48 +206,52 @@ _CHILDREN, _NODE, _AFTER_CELL, _AFTER_BLOCK = "children", "node", "after cell", 
 class _Walker:
     """Collects text in document order, a paragraph per block, skipping boilerplate."""
 
-    def __init__(self, inside_article: bool) -> None:
+    def __init__(self, inside_article: bool, fonts: FontRules | None = None) -> None:
         self.inside_article = inside_article
+        self.fonts = fonts or FontRules()
         self.paragraphs: list[HtmlParagraph] = []
         self.heading: str | None = None
-        self._pieces: list[tuple[str, bool]] = []
+        self._pieces: list[tuple[str, bool, str | None]] = []  # text, in a link, FM font
         self._in_heading = False
 
-    def walk(self, root: Any, in_link: bool = False) -> None:
+    def walk(self, root: Any, in_link: bool = False, font: str | None = None) -> None:
         """Visit `root`'s subtree in document order with an explicit stack: old FM-font pages
         nest a thousand unclosed `<font>` tags, deeper than Python's recursion allows."""
-        stack: list[tuple[str, Any, bool]] = [(_CHILDREN, root, in_link)]
+        stack: list[tuple[str, Any, bool, str | None]] = [(_CHILDREN, root, in_link, font)]
         while stack:
-            step, node, in_link = stack.pop()
+            step, node, in_link, font = stack.pop()
             if step == _CHILDREN:
                 children = list(node.iter(include_text=True))
-                stack.extend((_NODE, child, in_link) for child in reversed(children))
+                stack.extend((_NODE, child, in_link, font) for child in reversed(children))
             elif step == _AFTER_CELL:
-                self._pieces.append((" ", in_link))
+                self._pieces.append((" ", in_link, font))
             elif step == _AFTER_BLOCK:
                 self.flush()
                 self._in_heading = False
             else:
-                stack.extend(self._visit(node, in_link))
+                stack.extend(self._visit(node, in_link, font))
 
-    def _visit(self, node: Any, in_link: bool) -> list[tuple[str, Any, bool]]:
+    def _visit(
+        self, node: Any, in_link: bool, font: str | None
+    ) -> list[tuple[str, Any, bool, str | None]]:
         """Take in one node; returns the steps to run next, last first."""
         tag = node.tag
         if tag == "-text":
-            self._pieces.append((node.text_content or "", in_link))
+            self._pieces.append((node.text_content or "", in_link, font))
         elif tag == "br":
-            self._pieces.append(("\n", in_link))
-        elif tag in _CELLS:
-            self._pieces.append((" ", in_link))
-            return [(_AFTER_CELL, node, in_link), (_CHILDREN, node, in_link)]
-        elif self._skipped(node):
+            self._pieces.append(("\n", in_link, font))
+        elif not isinstance(tag, str) or tag.startswith("-") or self._skipped(node):
             pass
-        elif tag in _BLOCKS:
-            self.flush()
-            self._in_heading = tag in _HEADINGS
-            return [(_AFTER_BLOCK, node, in_link), (_CHILDREN, node, in_link)]
-        elif isinstance(tag, str) and not tag.startswith("-"):
-            return [(_CHILDREN, node, in_link or tag == "a")]
+        else:
+            font = self.fonts.font_of(node, font)
+            if tag in _CELLS:
+                self._pieces.append((" ", in_link, font))
+                return [(_AFTER_CELL, node, in_link, font), (_CHILDREN, node, in_link, font)]
+            if tag in _BLOCKS:
+                self.flush()
+                self._in_heading = tag in _HEADINGS
+                return [(_AFTER_BLOCK, node, in_link, font), (_CHILDREN, node, in_link, font)]
+            return [(_CHILDREN, node, in_link or tag == "a", font)]
         return []
 
     def _skipped(self, node: Any) -> bool:
@@ -246,8 +270,8 @@ class _Walker:
         if not self._pieces:
             return
         pieces, self._pieces = self._pieces, []
-        text = "".join(piece for piece, _ in pieces)
-        linked = sum(len(piece.strip()) for piece, in_link in pieces if in_link)
+        text, legacy_font = _converted(pieces)
+        linked = sum(len(piece.strip()) for piece, in_link, _ in pieces if in_link)
         for part in _BREAKS.split(text):
             paragraph = " ".join(part.split())
             if not paragraph:
@@ -256,7 +280,29 @@ class _Walker:
                 self.heading = paragraph
             elif _is_navigation(paragraph, linked, len(text.strip())):
                 continue
-            self.paragraphs.append(HtmlParagraph(paragraph, self.heading))
+            converted = legacy_font if legacy_font and _SINHALA.search(paragraph) else None
+            self.paragraphs.append(HtmlParagraph(paragraph, self.heading, converted))
+
+
+def _converted(pieces: list[tuple[str, bool, str | None]]) -> tuple[str, str | None]:
+    """The pieces' text with FM runs converted, and the first FM font converted. Adjacent
+    pieces in one FM font convert together: a vowel sign typed before its consonant may sit
+    in another tag (`<b>f</b>l`)."""
+    runs: list[tuple[str | None, list[str]]] = []
+    for text, _, font in pieces:
+        if runs and runs[-1][0] == font:
+            runs[-1][1].append(text)
+        else:
+            runs.append((font, [text]))
+    parts: list[str] = []
+    first_font = None
+    for font, texts in runs:
+        joined = "".join(texts)
+        converted = from_legacy(joined) if font is not None and joined.strip() else joined
+        if converted != joined:
+            first_font = first_font or font
+        parts.append(converted)
+    return "".join(parts), first_font
 
 
 def _is_navigation(paragraph: str, linked: int, total: int) -> bool:

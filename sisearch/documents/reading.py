@@ -206,7 +206,11 @@ def _html(path: Path, label: str, source: str, report: ReadReport) -> Iterator[D
 
     page = read_html(path.read_bytes(), label)
     for position, paragraph in enumerate(page.paragraphs, start=1):
-        origin = _present(title=page.title, heading=paragraph.heading)
+        origin = _present(
+            title=page.title, heading=paragraph.heading, legacy_font=paragraph.legacy_font
+        )
+        if paragraph.legacy_font:
+            report.legacy_passages += 1
         yield Document(paragraph.text, source, position, origin=origin)
 
 
