@@ -192,6 +192,45 @@ def print_pdfs(
             written[f"pdf-libreoffice/{topic}.pdf"] = passages
 
 
+FM_PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def print_fm_pdf(target: Path, fm_passages: list[str], english: str, mixed: str) -> None:
+    """A PDF whose text layer is FM codes under an embedded font named FMAbhaya, as an office
+    that typed in FM fonts prints one: DejaVu Sans renamed with fontTools (it draws the FM
+    codes as Latin, which is what their text layer holds), embedded with @font-face and
+    printed by Chromium. Then an English paragraph, and one mixing an FM run into English
+    (`mixed` holds `{fm}` where the FM run goes). Needs Chromium."""
+    from fontTools.ttLib import TTFont
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("printing an FM-font PDF needs chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        font = TTFont(FM_PDF_FONT)
+        for record in font["name"].names:
+            if record.nameID in (1, 4, 6, 16):
+                record.string = "FMAbhaya"
+        font.save(Path(tmp) / "FMAbhaya.ttf")
+        fm_run = f'<span class="fm">{html.escape(fm_passages[0])}</span>'
+        body = "".join(f'<p class="fm">{html.escape(p)}</p>' for p in fm_passages)
+        body += f"<p>{html.escape(english)}</p><p>{html.escape(mixed).replace('{fm}', fm_run)}</p>"
+        page = Path(tmp) / "page.html"
+        page.write_text(
+            '<!doctype html><html><head><meta charset="utf-8"><style>'
+            "@font-face { font-family: 'FMAbhaya'; src: url(FMAbhaya.ttf); }"
+            " .fm { font-family: 'FMAbhaya'; } p { margin: 0 0 4em; font-size: 14pt; }"
+            f"</style></head><body>{body}</body></html>",
+            encoding="utf-8",
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--no-pdf-header-footer", f"--print-to-pdf={target}", page.as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+
 def topics_in(written: dict[str, list[str]], kind: str) -> list[tuple[str, list[str]]]:
     return [(Path(name).stem, p) for name, p in written.items() if name.startswith(kind + "/")]
 

@@ -7,7 +7,9 @@ marked-content span carrying the cluster's real text. Extractors that ignore it 
 pdfminer, pypdf) read glyph order with unmapped glyphs; pdfium honours it but breaks
 words with spaces at each cluster. Here each span's glyphs become one character box
 holding the span's text, so the layout analysis still sees the true word gaps.
-Measured in bench/documents.py.
+Text drawn in an FM legacy font (its embedded name, after the subset prefix `ABCDEF+`, is
+FMAbhaya, FM Derana, ...) is Latin codes: those runs, and only those, are converted to
+Unicode Sinhala. Measured in bench/documents.py.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import DocumentError
+from .legacy import from_legacy, is_legacy_font_name, legacy_font_id
 from .sinhala_repair import repair
 
 # Paragraph breaks inside one text box: a line gap this many times the box's tightest,
@@ -44,11 +48,13 @@ _DEPENDENT_SIGNS = frozenset(
 
 @dataclass(frozen=True)
 class PdfParagraph:
-    """A paragraph of a PDF: its text, 1-based page, and the words the repair changed."""
+    """A paragraph of a PDF: its text, 1-based page, the words the repair changed, and the
+    FM legacy font of runs converted in it (None when none was)."""
 
     text: str
     page: int
     repaired_words: int
+    legacy_font: str | None = None
 
 
 def read_pdf(path: Path, label: str) -> Iterator[PdfParagraph]:
@@ -69,12 +75,12 @@ def read_pdf(path: Path, label: str) -> Iterator[PdfParagraph]:
         with open(path, "rb") as f:
             for number, page in enumerate(PDFPage.get_pages(f), start=1):
                 interpreter.process_page(page)
-                for text in _paragraphs(device.get_result()):
+                for text, legacy_font in _paragraphs(device.get_result()):
                     fixed, changed = repair(text)
                     fixed = " ".join(fixed.split())
                     if fixed:
                         found = True
-                        yield PdfParagraph(fixed, number, changed)
+                        yield PdfParagraph(fixed, number, changed, legacy_font)
     except DocumentError:
         raise
     except Exception as e:  # pdfminer raises many unrelated types for a broken file
@@ -90,8 +96,9 @@ def _reason(error: Exception) -> str:
     return f"{name}: {error}" if str(error) else name
 
 
-def _paragraphs(page: Any) -> Iterator[str]:
-    """Text boxes of a laid-out page split into paragraphs, lines joined by a space.
+def _paragraphs(page: Any) -> Iterator[tuple[str, str | None]]:
+    """Text boxes of a laid-out page split into paragraphs, lines joined by a space, each
+    with the FM font of runs converted in it.
 
     A paragraph ends at a wider gap between lines than the box's tightest one (paragraph
     spacing), between lines of different sizes (a heading), before an indented line, or
@@ -105,18 +112,53 @@ def _paragraphs(page: Any) -> Iterator[str]:
         lines = [line for line in box if isinstance(line, LTTextLine)]
         gaps = [above.y0 - below.y1 for above, below in itertools.pairwise(lines)]
         tightest = min(gaps, default=0.0)
-        current = ""
+        current, font = "", None
         for i, line in enumerate(lines):
-            current = _join_lines(current, line.get_text().strip())
+            text, converted = _line_text(line)
+            current, font = _join_lines(current, text.strip()), font or converted
             if (
                 i + 1 < len(lines)
                 and current
                 and _ends_paragraph(box, line, lines[i + 1], gaps[i], tightest)
             ):
-                yield current
-                current = ""
+                yield current, font
+                current, font = "", None
         if current:
-            yield current
+            yield current, font
+
+
+def _line_text(line: Any) -> tuple[str, str | None]:
+    """A line's text with its FM-font runs converted, and the first FM font converted.
+    Spaces the layout inserts belong to the run they fall in."""
+    from pdfminer.layout import LTChar
+
+    runs: list[tuple[str | None, list[str]]] = []
+    font: str | None = None
+    for item in line:
+        if isinstance(item, LTChar):
+            font = _legacy_font_of(item.fontname)
+        text = item.get_text()
+        if runs and runs[-1][0] == font:
+            runs[-1][1].append(text)
+        else:
+            runs.append((font, [text]))
+    parts: list[str] = []
+    first = None
+    for run_font, texts in runs:
+        joined = "".join(texts)
+        converted = from_legacy(joined) if run_font and joined.strip() else joined
+        if converted != joined:
+            first = first or run_font
+        parts.append(converted)
+    return "".join(parts), first
+
+
+@cache
+def _legacy_font_of(font_name: Any) -> str | None:
+    """The FM font id of an embedded font's name (`ABCDEF+FMAbhaya`), else None."""
+    name = font_name.decode("latin-1") if isinstance(font_name, bytes) else str(font_name)
+    base = name.split("+", 1)[1] if "+" in name[:7] else name
+    return legacy_font_id(base) if is_legacy_font_name(base) else None
 
 
 def _ends_paragraph(box: Any, line: Any, following: Any, gap: float, tightest: float) -> bool:

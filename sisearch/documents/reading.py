@@ -222,6 +222,9 @@ def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Do
         origin: dict[str, Any] = {"page": paragraph.page}
         if paragraph.repaired_words:
             origin["repaired_words"] = paragraph.repaired_words
+        if paragraph.legacy_font:
+            origin["legacy_font"] = paragraph.legacy_font
+            report.legacy_passages += 1
         yield Document(paragraph.text, source, position, origin=origin)
 
 
