@@ -96,3 +96,12 @@ def test_ci_tests_the_lowest_versions_the_pyproject_allows() -> None:
             pins[name.strip()] = Version(version.strip())
     assert pins == floors
     assert "lowest.txt" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    """The README's layout table names each module and package, so it matches the tree."""
+    layout = README.split("- Layout.", 1)[1].split("Who owns what", 1)[0]
+    named = set(re.findall(r"`([a-z_0-9]+)/?`", layout))
+    modules = {p.stem for p in (ROOT / "sisearch").rglob("*.py")} - {"__init__", "__main__"}
+    packages = {p.parent.name for p in (ROOT / "sisearch").rglob("__init__.py")} - {"sisearch"}
+    assert (modules | packages) <= named, sorted((modules | packages) - named)
