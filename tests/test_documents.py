@@ -237,7 +237,7 @@ def test_docx_with_20000_empty_paragraphs_reads_its_text(tmp_path: Path) -> None
 
 
 def test_a_docx_that_unzips_too_large_is_refused_before_unzipping(tmp_path, monkeypatch):
-    import sisearch.documents.word as word
+    import sisearch.documents.zips as word
 
     body = "<w:p><w:r><w:t>" + "අ" * 200_000 + "</w:t></w:r></w:p>"
     path = _docx_with_body(tmp_path / "bomb.docx", body)

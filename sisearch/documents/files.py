@@ -26,6 +26,7 @@ READERS = {
     ".xhtml": "html",
     ".pdf": "pdf",
     ".docx": "docx",
+    ".odt": "odt",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".csv": "csv",

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import DocumentError
 from .html_fonts import FontRules
-from .legacy import from_legacy
+from .legacy import convert_runs
 
 _SKIP = frozenset(
     [
@@ -270,7 +270,7 @@ class _Walker:
         if not self._pieces:
             return
         pieces, self._pieces = self._pieces, []
-        text, legacy_font = _converted(pieces)
+        text, legacy_font = convert_runs((text, font) for text, _, font in pieces)
         linked = sum(len(piece.strip()) for piece, in_link, _ in pieces if in_link)
         for part in _BREAKS.split(text):
             paragraph = " ".join(part.split())
@@ -282,27 +282,6 @@ class _Walker:
                 continue
             converted = legacy_font if legacy_font and _SINHALA.search(paragraph) else None
             self.paragraphs.append(HtmlParagraph(paragraph, self.heading, converted))
-
-
-def _converted(pieces: list[tuple[str, bool, str | None]]) -> tuple[str, str | None]:
-    """The pieces' text with FM runs converted, and the first FM font converted. Adjacent
-    pieces in one FM font convert together: a vowel sign typed before its consonant may sit
-    in another tag (`<b>f</b>l`)."""
-    runs: list[tuple[str | None, list[str]]] = []
-    for text, _, font in pieces:
-        if runs and runs[-1][0] == font:
-            runs[-1][1].append(text)
-        else:
-            runs.append((font, [text]))
-    parts: list[str] = []
-    first_font = None
-    for font, texts in runs:
-        joined = "".join(texts)
-        converted = from_legacy(joined) if font is not None and joined.strip() else joined
-        if converted != joined:
-            first_font = first_font or font
-        parts.append(converted)
-    return "".join(parts), first_font
 
 
 def _is_navigation(paragraph: str, linked: int, total: int) -> bool:

@@ -10,6 +10,7 @@ legacy (`--legacy-font`) or set in an FM font (a DOCX run): Latin text is never 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -57,6 +58,27 @@ def from_legacy(text: str, font: str = "fm-abhaya") -> str:
     if _SINHALA.search(text):
         return text
     return _converter().convert(text)
+
+
+def convert_runs(runs: Iterable[tuple[str, str | None]]) -> tuple[str, str | None]:
+    """Text made of runs (text, FM font id or None) with the FM runs converted, and the
+    first FM font whose run changed. Adjacent runs in one font convert together: a vowel
+    sign typed before its consonant may sit in another element or span (`<b>f</b>l`)."""
+    merged: list[tuple[str | None, list[str]]] = []
+    for text, font in runs:
+        if merged and merged[-1][0] == font:
+            merged[-1][1].append(text)
+        else:
+            merged.append((font, [text]))
+    parts: list[str] = []
+    first = None
+    for font, texts in merged:
+        joined = "".join(texts)
+        converted = from_legacy(joined) if font is not None and joined.strip() else joined
+        if converted != joined:
+            first = first or font
+        parts.append(converted)
+    return "".join(parts), first
 
 
 @cache

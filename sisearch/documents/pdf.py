@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DocumentError
-from .legacy import from_legacy, is_legacy_font_name, legacy_font_id
+from .legacy import convert_runs, is_legacy_font_name, legacy_font_id
 from .sinhala_repair import repair
 
 # Paragraph breaks inside one text box: a line gap this many times the box's tightest,
@@ -132,25 +132,13 @@ def _line_text(line: Any) -> tuple[str, str | None]:
     Spaces the layout inserts belong to the run they fall in."""
     from pdfminer.layout import LTChar
 
-    runs: list[tuple[str | None, list[str]]] = []
+    runs: list[tuple[str, str | None]] = []
     font: str | None = None
     for item in line:
         if isinstance(item, LTChar):
             font = _legacy_font_of(item.fontname)
-        text = item.get_text()
-        if runs and runs[-1][0] == font:
-            runs[-1][1].append(text)
-        else:
-            runs.append((font, [text]))
-    parts: list[str] = []
-    first = None
-    for run_font, texts in runs:
-        joined = "".join(texts)
-        converted = from_legacy(joined) if run_font and joined.strip() else joined
-        if converted != joined:
-            first = first or run_font
-        parts.append(converted)
-    return "".join(parts), first
+        runs.append((item.get_text(), font))
+    return convert_runs(runs)
 
 
 @cache

@@ -29,7 +29,7 @@ from .legacy import LEGACY_FONTS, from_legacy, legacy_font_id
 Split = Literal["line", "paragraph"]
 SPLITS: tuple[Split, ...] = ("line", "paragraph")
 # Readers that parse a whole file at once (its passages are held, not streamed).
-DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "md"})
+DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "odt", "md"})
 # Plain-text formats that `legacy_font` converts.
 LEGACY_READERS = frozenset({"txt", "md", "jsonl", "csv", "tsv"})
 
@@ -247,7 +247,17 @@ def _markdown(path: Path, label: str, source: str, report: ReadReport) -> Iterat
         yield Document(paragraph.text, source, position, origin=_present(heading=paragraph.heading))
 
 
-_PARSERS = {"html": _html, "pdf": _pdf, "docx": _docx, "md": _markdown}
+def _odt(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+    from .odt import read_odt
+
+    for position, paragraph in enumerate(read_odt(path, label), start=1):
+        origin = _present(heading=paragraph.heading, legacy_font=paragraph.legacy_font)
+        if paragraph.legacy_font:
+            report.legacy_passages += 1
+        yield Document(paragraph.text, source, position, origin=origin)
+
+
+_PARSERS = {"html": _html, "pdf": _pdf, "docx": _docx, "odt": _odt, "md": _markdown}
 
 
 def _read_text_paragraphs(path: Path, label: str) -> Iterator[Document]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import DocumentError
 from .legacy import from_legacy, is_legacy_font_name, legacy_font_id
+from .zips import check_zip
 
 
 @dataclass(frozen=True)
@@ -27,20 +28,16 @@ class WordParagraph:
     legacy_font: str | None
 
 
-MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
-MAX_PARTS = 10_000
-
-
 def read_docx(path: Path, label: str) -> Iterator[WordParagraph]:
     """The non-blank paragraphs and table rows of a DOCX file, in order.
 
     DocumentError for a file that is not a DOCX (a legacy .doc, a corrupt zip) or that
-    would unzip to more than MAX_UNZIPPED_BYTES or MAX_PARTS parts (a zip bomb).
+    would unzip past the limits of `zips.check_zip` (a zip bomb).
     """
     import docx
     from docx.table import Table
 
-    _check_zip(path, label)
+    check_zip(path, label, "Word .docx")
     try:
         document = docx.Document(str(path))
         blocks = list(document.iter_inner_content())
@@ -64,26 +61,6 @@ def read_docx(path: Path, label: str) -> Iterator[WordParagraph]:
         if styles.is_heading(block._p.style):
             heading = text
         yield WordParagraph(text, heading, legacy_font)
-
-
-def _check_zip(path: Path, label: str) -> None:
-    """Refuse a DOCX whose parts would unzip past the limits, before anything is unzipped
-    (a part never yields more than the size its zip entry declares)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            parts = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise DocumentError(
-            f"{label}: not a readable Word .docx file ({type(e).__name__})"
-        ) from None
-    unzipped = sum(part.file_size for part in parts)
-    if len(parts) > MAX_PARTS or unzipped > MAX_UNZIPPED_BYTES:
-        raise DocumentError(
-            f"{label}: unzips to {unzipped / 2**20:.0f} MiB in {len(parts)} parts, past the"
-            f" limits of {MAX_UNZIPPED_BYTES // 2**20} MiB and {MAX_PARTS} parts; not read"
-        )
 
 
 def _style_kinds() -> tuple[Any, Any]:
