@@ -110,3 +110,16 @@ def test_an_fm_page_indexes_with_its_unicode_text(run, tiny_model, tmp_path: Pat
     hits = run("query", HISTORY, "--json", "--mode", "lexical").stdout.splitlines()
     assert normalize(json.loads(hits[0])["text"]) == normalize(HISTORY)
     assert json.loads(run("info", "--json").stdout)["legacy_passages"] == 1
+
+
+def test_a_page_with_a_doctype_reads_its_body_font() -> None:
+    """Above <html> is the document node (its tag "" after a doctype): never asked for
+    attributes (selectolax 0.3.21 crashes on them)."""
+    page = (
+        '<!doctype html><html lang="si"><head><style>body { font-family: FMAbhaya }</style>'
+        f"</head><body><main><p>{HTML_HISTORY}</p></main></body></html>"
+    )
+    found = [
+        (normalize(p.text), p.legacy_font) for p in read_html(page.encode(), "page").paragraphs
+    ]
+    assert found == [(normalize(HISTORY), "fm-abhaya")]

@@ -187,8 +187,15 @@ def _inherited_font(root: Any, fonts: FontRules) -> str | None:
     """The FM font `root` is in from its ancestors (a page whose <body> sets one)."""
     ancestors = []
     node = root
-    while node is not None and isinstance(node.tag, str) and not node.tag.startswith("-"):
+    # Elements only, up to <html>: the document node above it ("#document", or "" after a
+    # doctype) has no attributes, and selectolax 0.3.21 crashes when asked for them.
+    while node is not None:
+        tag = node.tag
+        if not isinstance(tag, str) or not tag or tag[0] in "-#":
+            break
         ancestors.append(node)
+        if tag == "html":
+            break
         node = node.parent
     font = None
     for ancestor in reversed(ancestors):
