@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..documents.corpus import Document
+from ..documents.origin import split_origin
 from ..errors import CorpusError, MissingExtra
 
 if TYPE_CHECKING:
@@ -284,8 +285,6 @@ def iter_shard_documents(files: list[Path], vectors: dict[str, np.ndarray]) -> I
 def _shard_document(data: dict[str, list[Any]], i: int) -> Document:
     """Row i's passage; a file written before the `origin` column has the reader's fields
     in `metadata`, split by the rule old indexes are migrated by."""
-    from ..documents.origin import split_origin
-
     source = data["source"][i]
     metadata = json.loads(data["metadata"][i] or "{}")
     if "origin" in data:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 from ..errors import DocumentError
 from .legacy import convert_runs, is_legacy_font_name, legacy_font_id
+from .word import OfficeParagraph
 from .zips import check_zip
 
 _NS = {
@@ -35,16 +35,7 @@ _CELL = f"{_TABLE}table-cell"
 _SKIPPED = {f"{_TEXT}note", f"{_TEXT}tracked-changes", f"{_TEXT}sequence-decls"}
 
 
-@dataclass(frozen=True)
-class OdtParagraph:
-    """A paragraph (or table row) of an ODT file."""
-
-    text: str
-    heading: str | None
-    legacy_font: str | None
-
-
-def read_odt(path: Path, label: str) -> Iterator[OdtParagraph]:
+def read_odt(path: Path, label: str) -> Iterator[OfficeParagraph]:
     """The non-blank paragraphs and table rows of an ODT file, in order.
 
     DocumentError for a file that is not an ODT or would unzip past the limits.
@@ -73,12 +64,12 @@ def read_odt(path: Path, label: str) -> Iterator[OdtParagraph]:
                 continue
             if element.tag == f"{_TEXT}h":
                 heading = text
-            yield OdtParagraph(text, heading, font)
+            yield OfficeParagraph(text, heading, font)
         elif element.tag == _ROW:
             cells = [_cell_text(cell, styles) for cell in element if cell.tag == _CELL]
             text = " | ".join(c for c, _ in cells if c)
             if text:
-                yield OdtParagraph(text, heading, next((f for _, f in cells if f), None))
+                yield OfficeParagraph(text, heading, next((f for _, f in cells if f), None))
         elif element.tag not in _SKIPPED:
             stack.extend(reversed(list(element)))
 

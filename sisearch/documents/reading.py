@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from ..errors import CorpusError
 from .corpus import (
@@ -25,6 +25,9 @@ from .corpus import (
 )
 from .files import READERS, reader_of, walk_folder
 from .legacy import LEGACY_FONTS, from_legacy, legacy_font_id
+
+if TYPE_CHECKING:
+    from .word import OfficeParagraph
 
 Split = Literal["line", "paragraph"]
 SPLITS: tuple[Split, ...] = ("line", "paragraph")
@@ -231,7 +234,20 @@ def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Do
 def _docx(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
     from .word import read_docx
 
-    for position, paragraph in enumerate(read_docx(path, label), start=1):
+    return _office(read_docx(path, label), source, report)
+
+
+def _odt(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+    from .odt import read_odt
+
+    return _office(read_odt(path, label), source, report)
+
+
+def _office(
+    paragraphs: Iterator[OfficeParagraph], source: str, report: ReadReport
+) -> Iterator[Document]:
+    """Documents of a DOCX or ODT file's paragraphs, counting those converted from FM."""
+    for position, paragraph in enumerate(paragraphs, start=1):
         origin = _present(heading=paragraph.heading, legacy_font=paragraph.legacy_font)
         if paragraph.legacy_font:
             report.legacy_passages += 1
@@ -245,16 +261,6 @@ def _markdown(path: Path, label: str, source: str, report: ReadReport) -> Iterat
     text = path.read_text(encoding="utf-8-sig")
     for position, paragraph in enumerate(read_markdown(text), start=1):
         yield Document(paragraph.text, source, position, origin=_present(heading=paragraph.heading))
-
-
-def _odt(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
-    from .odt import read_odt
-
-    for position, paragraph in enumerate(read_odt(path, label), start=1):
-        origin = _present(heading=paragraph.heading, legacy_font=paragraph.legacy_font)
-        if paragraph.legacy_font:
-            report.legacy_passages += 1
-        yield Document(paragraph.text, source, position, origin=origin)
 
 
 _PARSERS = {"html": _html, "pdf": _pdf, "docx": _docx, "odt": _odt, "md": _markdown}

@@ -20,15 +20,16 @@ from .zips import check_zip
 
 
 @dataclass(frozen=True)
-class WordParagraph:
-    """A paragraph (or table row) of a DOCX file."""
+class OfficeParagraph:
+    """A paragraph (or table row) of an office document (DOCX, ODT): its text, nearest
+    heading and the FM font of runs converted in it."""
 
     text: str
     heading: str | None
     legacy_font: str | None
 
 
-def read_docx(path: Path, label: str) -> Iterator[WordParagraph]:
+def read_docx(path: Path, label: str) -> Iterator[OfficeParagraph]:
     """The non-blank paragraphs and table rows of a DOCX file, in order.
 
     DocumentError for a file that is not a DOCX (a legacy .doc, a corrupt zip) or that
@@ -53,14 +54,14 @@ def read_docx(path: Path, label: str) -> Iterator[WordParagraph]:
                 cells = [_paragraphs_text(cell.paragraphs, styles) for cell in _unique_cells(row)]
                 text = " | ".join(c for c, _ in cells if c)
                 if text:
-                    yield WordParagraph(text, heading, next((f for _, f in cells if f), None))
+                    yield OfficeParagraph(text, heading, next((f for _, f in cells if f), None))
             continue
         text, legacy_font = _paragraph_text(block, styles)
         if not text:
             continue
         if styles.is_heading(block._p.style):
             heading = text
-        yield WordParagraph(text, heading, legacy_font)
+        yield OfficeParagraph(text, heading, legacy_font)
 
 
 def _style_kinds() -> tuple[Any, Any]:
