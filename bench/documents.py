@@ -1,7 +1,8 @@
 """Document reading benchmark: word recovery per format and extractor, and throughput.
 
-    python bench/documents.py            # about 2 minutes on 2 cores (plus the encoder's export)
+    python bench/documents.py            # about 4 minutes on 2 cores (plus the encoder's export)
     python bench/documents.py --no-encode
+    python bench/documents.py --ocr-only # the OCR tables alone (bench/ocr.py), 1.5 minutes
 
 Documents are generated from the sample corpus by corpora/make_documents.py (HTML pages
 with boilerplate, Markdown, DOCX, FM-legacy text and DOCX, and PDFs printed by Chromium
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hybrid import base_model, machine  # noqa: E402
+from bench.ocr import ocr_report  # noqa: E402
 from corpora.make_documents import make_documents  # noqa: E402
 from sisearch.documents import ReadOptions, read_file  # noqa: E402
 from sisearch.documents.sinhala_repair import repair  # noqa: E402
@@ -205,8 +207,13 @@ def throughput_table(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-encode", action="store_true", help="skip the encoding comparison")
+    parser.add_argument("--ocr-only", action="store_true", help="only the OCR tables")
     args = parser.parse_args()
     print(f"Machine: {machine()}\n")
+    if args.ocr_only:
+        ocr_report()
+        print(json.dumps({"done": True}))
+        return
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "documents"
         truth = make_documents(folder, pdf=True)
@@ -214,6 +221,7 @@ def main() -> None:
         print(f"Generated: {len(truth)} documents; PDFs by {', '.join(producers) or 'nobody'}\n")
         rates = recovery_table(folder, truth)
         throughput_table(folder, rates, None if args.no_encode else Path(scratch))
+    ocr_report()
     print(json.dumps({"done": True}))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .core.writer import AddResult, ProgressCallback
-from .documents import ReadOptions, ReadReport, read_path
+from .documents import ReadOptions, ReadReport, check_ocr, read_path
 from .documents.corpus import STDIN, Document, require_passages, source_name
 from .documents.files import reader_of
 from .documents.reading import DOCUMENT_READERS
@@ -48,6 +48,8 @@ class CorpusPaths:
             raise OptionConflict("give at least one corpus PATH (or --embeddings)")
         if list(paths).count(STDIN) > 1:
             raise OptionConflict("stdin (-) can be read only once")
+        if options.ocr != "never":
+            check_ocr()
         self.paths = list(paths)
         self.options = options
         self.reports = {path: ReadReport() for path in self.paths}

@@ -403,7 +403,8 @@ def test_folder_walk_skips_hidden_unknown_and_reports_unreadable(tmp_path: Path)
         ("b.md", "දෙවන"),
         ("b.md", "ඡේදය"),
     ]
-    assert report.unknown == Counter({".jpg": 1, "(no extension)": 1})
+    assert report.unknown == Counter({"(no extension)": 1})
+    assert report.images_left == 1  # the .jpg: images are read only with OCR on
     assert report.files_read == 2
     assert report.empty == [str(folder / "empty.html")]
     assert len(report.failed) == 2
@@ -441,7 +442,7 @@ def test_any_reader_failure_in_a_folder_names_the_file_and_moves_on(tmp_path, mo
 
 
 def test_a_folder_with_nothing_readable_is_an_error(tmp_path: Path) -> None:
-    (tmp_path / "photo.jpg").write_bytes(b"\xff")
+    (tmp_path / "drawing.svg").write_bytes(b"<svg/>")
     with pytest.raises(CorpusError, match="no file sisearch reads"):
         list(read_path(tmp_path))
 
@@ -481,7 +482,7 @@ def test_index_a_folder_and_query_it(run, tiny_model: str, tmp_path: Path) -> No
     result = run("index", str(folder), "--model", tiny_model, "--legacy-font", "fm-abhaya")
     assert result.exit_code == 0, result.output
     assert f"Skipped {folder / 'broken.pdf'}: not a readable PDF" in result.stderr
-    assert "4 files read, 1 skipped as unknown types (.png 1)" in result.stdout
+    assert "4 files read, 1 image left unread (index it with --ocr auto)" in result.stdout
     assert "1 unreadable" in result.stdout
     assert "converted 3 legacy-font passages to Unicode" in result.stdout
 

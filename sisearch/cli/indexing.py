@@ -24,6 +24,7 @@ from .output import (
     counted,
     engine_summary,
     files_summary,
+    ocr_progress,
     output_of_ray,
     progress_bar,
     status,
@@ -140,15 +141,35 @@ def index_command(
     if embeddings is not None:
         import_embeddings(embeddings, location, model, quiet)
         return
+    with ocr_progress(quiet):
+        _index_paths(
+            corpus,
+            location,
+            CreationOptions(
+                model, precision, engine, index_type, compress, query_prompt, document_prompt
+            ),
+            sync,
+            batch_size,
+            quiet,
+            options,
+        )
+
+
+def _index_paths(
+    corpus: CorpusPaths,
+    location: Path,
+    creation: CreationOptions,
+    sync: bool,
+    batch_size: int | None,
+    quiet: bool,
+    options: ReadOptions,
+) -> None:
     for path in corpus.paths:
         try:
             corpus.read_ahead(path)
         except CorpusError:  # name the files that were skipped before saying none was read
             echo_skipped(corpus.reports[path])
             raise
-    creation = CreationOptions(
-        model, precision, engine, index_type, compress, query_prompt, document_prompt
-    )
     index, created = open_or_create(
         location,
         creation,

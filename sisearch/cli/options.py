@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..documents import LEGACY_FONTS, SPLITS, ReadOptions
+from ..documents import LEGACY_FONTS, OCR_MODES, SPLITS, ReadOptions
 from ..errors import InvalidIndexName
 from ..names import validate_index_name
 
@@ -50,7 +50,7 @@ def index_dir_option(command: F) -> F:
 
 
 def reading_options(command: F) -> F:
-    """How corpus paths are read (--text-field, --split, --legacy-font, --glob, --exclude),
+    """How corpus paths are read (--text-field, --split, --legacy-font, --glob, --exclude, --ocr),
     shared by index and encode; the command gets them as one `options: ReadOptions`."""
 
     @functools.wraps(command)
@@ -61,9 +61,10 @@ def reading_options(command: F) -> F:
         legacy_font: str | None,
         globs: tuple[str, ...],
         excludes: tuple[str, ...],
+        ocr: str,
         **kwargs: Any,
     ) -> Any:
-        options = ReadOptions(text_field, split, legacy_font, globs, excludes)  # type: ignore[arg-type]
+        options = ReadOptions(text_field, split, legacy_font, globs, excludes, ocr)  # type: ignore[arg-type]
         return command(*args, options=options, **kwargs)
 
     decorators = (
@@ -101,6 +102,16 @@ def reading_options(command: F) -> F:
             "excludes",
             multiple=True,
             help="In folders, skip files matching this pattern (e.g. 'drafts/*'); repeatable.",
+        ),
+        click.option(
+            "--ocr",
+            type=click.Choice(OCR_MODES),
+            default="never",
+            show_default=True,
+            help="Read scanned pages by OCR (Tesseract, Sinhala and English; the ocr extra):"
+            " auto reads PDF pages with no text layer, or whose text layer is not Sinhala where"
+            " the page image reads as Sinhala, and images (.png .jpg .tif .webp .bmp); always"
+            " reads every PDF page by OCR.",
         ),
     )
     for decorator in reversed(decorators):

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ..documents import ReadReport
 from ..documents.corpus import STDIN
+from ..documents.ocr import pages_reported_to
 from ..hit_view import view_of, words_to_mark
 from ..index import AddResult, Hit, Index
 
@@ -95,6 +96,8 @@ def add_summary(path: str, result: AddResult, seconds: float, report: ReadReport
         text += f"; converted {report.legacy_passages} legacy-font passages to Unicode"
     if report.pdf_words_repaired:
         text += f"; repaired {report.pdf_words_repaired} words of PDF text"
+    if report.ocr_pages:
+        text += f"; read {report.ocr_pages} scanned pages by OCR"
     if path != STDIN and Path(path).is_dir():
         text += "\n" + files_summary(path, report)
     return text
@@ -108,6 +111,10 @@ def files_summary(path: str, report: ReadReport) -> str:
         parts.append(f"{sum(report.unknown.values())} skipped as unknown types ({kinds})")
     if report.excluded:
         parts.append(f"{report.excluded} left out by --glob/--exclude")
+    if report.images_left == 1:
+        parts.append("1 image left unread (index it with --ocr auto)")
+    elif report.images_left:
+        parts.append(f"{report.images_left} images left unread (index them with --ocr auto)")
     if report.empty:
         parts.append(f"{len(report.empty)} with no text")
     if report.failed:
@@ -145,6 +152,20 @@ def progress_bar(label: str, total: int | None, quiet: bool) -> Iterator[Callabl
     with Progress(*columns, console=console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def ocr_progress(quiet: bool) -> Iterator[None]:
+    """A line on stderr for each page OCR reads (pages take a second or more each)."""
+    if quiet:
+        yield
+        return
+
+    def echo(label: str, page: int, pages: int) -> None:
+        click.echo(f"{label}: page {page} of {pages} read by OCR", err=True)
+
+    with pages_reported_to(echo):
+        yield
 
 
 @contextmanager

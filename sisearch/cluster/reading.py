@@ -51,7 +51,7 @@ def _list_local(inputs: Sequence[str], options: ReadOptions) -> CorpusListing:
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            walk = walk_folder(path, options.globs, options.excludes)
+            walk = walk_folder(path, options.globs, options.excludes, images=options.ocr != "never")
             listing.paths += [os.path.realpath(f) for f in walk.files]
             listing.walk.unknown.update(walk.unknown)
             listing.walk.excluded += walk.excluded

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .images import IMAGE_SUFFIXES
+
 # Reader of each extension a folder walk picks up.
 READERS = {
     ".txt": "txt",
@@ -31,6 +33,7 @@ READERS = {
     ".ndjson": "jsonl",
     ".csv": "csv",
     ".tsv": "tsv",
+    **dict.fromkeys(IMAGE_SUFFIXES, "image"),
 }
 
 
@@ -41,6 +44,8 @@ class Walk:
     files: list[Path] = field(default_factory=list)
     unknown: Counter[str] = field(default_factory=Counter)
     excluded: int = 0
+    images: bool = True  # whether image files are read (they need OCR)
+    images_left: int = 0
 
     def admit(self, relative: str, globs: Sequence[str], excludes: Sequence[str]) -> bool:
         """Whether the file at `relative` (a folder-relative POSIX path) is read; one left
@@ -50,8 +55,12 @@ class Walk:
         if (globs and not _matches(relative, name, globs)) or _matches(relative, name, excludes):
             self.excluded += 1
             return False
-        if reader_of(name) is None:
+        kind = reader_of(name)
+        if kind is None:
             self.unknown[Path(name).suffix.lower() or "(no extension)"] += 1
+            return False
+        if kind == "image" and not self.images:
+            self.images_left += 1
             return False
         return True
 
@@ -61,9 +70,12 @@ def reader_of(path: str | os.PathLike[str]) -> str | None:
     return READERS.get(Path(path).suffix.lower())
 
 
-def walk_folder(folder: Path, globs: Sequence[str] = (), excludes: Sequence[str] = ()) -> Walk:
-    """Every file under `folder` a reader knows, in a stable order; others counted by extension."""
-    walk = Walk()
+def walk_folder(
+    folder: Path, globs: Sequence[str] = (), excludes: Sequence[str] = (), images: bool = True
+) -> Walk:
+    """Every file under `folder` a reader knows, in a stable order; others counted by
+    extension, and images counted apart where they are not read (`images` False: no OCR)."""
+    walk = Walk(images=images)
     for path in _files_under(folder):
         if walk.admit(path.relative_to(folder).as_posix(), globs, excludes):
             walk.files.append(path)

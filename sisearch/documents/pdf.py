@@ -9,13 +9,15 @@ words with spaces at each cluster. Here each span's glyphs become one character 
 holding the span's text, so the layout analysis still sees the true word gaps.
 Text drawn in an FM legacy font (its embedded name, after the subset prefix `ABCDEF+`, is
 FMAbhaya, FM Derana, ...) is Latin codes: those runs, and only those, are converted to
-Unicode Sinhala. Measured in bench/documents.py.
+Unicode Sinhala. Pages without a text layer (scans) are rendered by pdfium and read by
+OCR when asked (`ocr`). Measured in bench/documents.py.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,8 +25,14 @@ from typing import Any
 
 from ..errors import DocumentError
 from .legacy import convert_runs, is_legacy_font_name, legacy_font_id
+from .ocr import OCR_DPI, OcrMode, sinhala_share
 from .sinhala_repair import repair
 
+# In "auto" OCR, a page whose text layer is not Sinhala is read by OCR too where images
+# cover this share of it (a scan under another program's OCR layer).
+SCANNED_IMAGE_SHARE = 0.5
+# A page rendered for OCR has at most this many pixels (an A4 page at 300 dpi has 8.7M).
+MAX_OCR_PIXELS = 40_000_000
 # Paragraph breaks inside one text box: a line gap this many times the box's tightest,
 # a line indented by this many line heights, or a sentence end this far (share of the
 # box's width) short of the right edge.
@@ -48,21 +56,68 @@ _DEPENDENT_SIGNS = frozenset(
 
 @dataclass(frozen=True)
 class PdfParagraph:
-    """A paragraph of a PDF: its text, 1-based page, the words the repair changed, and the
-    FM legacy font of runs converted in it (None when none was)."""
+    """A paragraph of a PDF: its text, 1-based page, the words the repair changed, the FM
+    legacy font of runs converted in it (None when none was), and whether OCR read it."""
 
     text: str
     page: int
-    repaired_words: int
+    repaired_words: int = 0
     legacy_font: str | None = None
+    ocr: bool = False
 
 
-def read_pdf(path: Path, label: str) -> Iterator[PdfParagraph]:
+@dataclass(frozen=True)
+class _TextPage:
+    """What a page's text layer gave, and how much of the page images cover."""
+
+    number: int
+    paragraphs: list[PdfParagraph]
+    image_share: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(p.text for p in self.paragraphs)
+
+
+def read_pdf(path: Path, label: str, ocr: OcrMode = "never") -> Iterator[PdfParagraph]:
     """The paragraphs of a PDF in reading order, page by page.
 
+    With `ocr` "auto", a page is read by OCR where it has no text layer, or where its
+    text layer is not Sinhala but a page-size image on it reads as Sinhala (a scan with
+    an English-only OCR layer); "always" reads every page by OCR.
     DocumentError for a file that is not a PDF, is corrupt, encrypted, or holds no text
-    (a scanned PDF needs OCR first).
+    (a scan, with `ocr` "never").
     """
+    pages = _text_layer(path, label)
+    wanted = [page.number for page in pages if _wants_ocr(page, ocr)]
+    if not wanted and not any(page.paragraphs for page in pages):
+        raise DocumentError(
+            f"{label}: the PDF holds no text (a scan: index it with --ocr auto to read it by OCR)"
+        )
+    read_by_ocr = dict(_ocr_pages(path, label, wanted, len(pages))) if wanted else {}
+    for page in pages:
+        scanned = read_by_ocr.get(page.number)
+        if scanned is not None and (
+            ocr == "always" or not page.paragraphs or sinhala_share(_joined(scanned)) >= 0.5
+        ):
+            yield from scanned
+        else:
+            yield from page.paragraphs
+
+
+def _wants_ocr(page: _TextPage, mode: OcrMode) -> bool:
+    if mode == "never":
+        return False
+    if mode == "always" or not page.paragraphs:
+        return True
+    return sinhala_share(page.text) < 0.5 and page.image_share >= SCANNED_IMAGE_SHARE
+
+
+def _joined(paragraphs: list[PdfParagraph]) -> str:
+    return " ".join(p.text for p in paragraphs)
+
+
+def _text_layer(path: Path, label: str) -> list[_TextPage]:
     from pdfminer.layout import LAParams
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
@@ -70,23 +125,83 @@ def read_pdf(path: Path, label: str) -> Iterator[PdfParagraph]:
     resources = PDFResourceManager()
     device = _actual_text_aggregator(resources, LAParams(line_margin=LINE_MARGIN))
     interpreter = PDFPageInterpreter(resources, device)
-    found = False
+    pages = []
     try:
         with open(path, "rb") as f:
             for number, page in enumerate(PDFPage.get_pages(f), start=1):
                 interpreter.process_page(page)
-                for text, legacy_font in _paragraphs(device.get_result()):
+                layout = device.get_result()
+                paragraphs = []
+                for text, legacy_font in _paragraphs(layout):
                     fixed, changed = repair(text)
                     fixed = " ".join(fixed.split())
                     if fixed:
-                        found = True
-                        yield PdfParagraph(fixed, number, changed, legacy_font)
+                        paragraphs.append(PdfParagraph(fixed, number, changed, legacy_font))
+                pages.append(_TextPage(number, paragraphs, _image_share(layout)))
     except DocumentError:
         raise
     except Exception as e:  # pdfminer raises many unrelated types for a broken file
         raise DocumentError(f"{label}: not a readable PDF ({_reason(e)})") from None
-    if not found:
-        raise DocumentError(f"{label}: the PDF holds no text (a scan needs OCR first)")
+    if not pages:
+        raise DocumentError(f"{label}: the PDF has no pages")
+    return pages
+
+
+def _image_share(layout: Any) -> float:
+    """Share of the page's area its images cover (overlaps counted twice, capped at 1)."""
+    from pdfminer.layout import LTFigure, LTImage
+
+    def images(items: Any) -> Iterator[Any]:
+        for item in items:
+            if isinstance(item, LTImage):
+                yield item
+            elif isinstance(item, LTFigure):
+                yield from images(item)
+
+    area = max(layout.width * layout.height, 1.0)
+    covered = 0.0
+    for image in images(layout):
+        width = min(image.x1, layout.x1) - max(image.x0, layout.x0)
+        height = min(image.y1, layout.y1) - max(image.y0, layout.y0)
+        covered += max(width, 0.0) * max(height, 0.0)
+    return min(covered / area, 1.0)
+
+
+def _ocr_pages(
+    path: Path, label: str, numbers: list[int], total: int
+) -> Iterator[tuple[int, list[PdfParagraph]]]:
+    """(page, paragraphs) of the pages `numbers` rendered by pdfium and read by OCR."""
+    import pypdfium2 as pdfium
+
+    from .ocr import shared_reader
+
+    reader = shared_reader()
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except Exception as e:  # pdfium's own error type for a file pdfminer could read
+        raise DocumentError(f"{label}: the PDF could not be rendered for OCR ({e})") from None
+    try:
+
+        def renderer(number: int) -> Callable[[], Any]:
+            return lambda: _render(document, number)
+
+        pages = ((number, renderer(number)) for number in numbers)
+        for number, found in reader.read_pages(pages, label, total):
+            yield number, [PdfParagraph(p.text, number, ocr=True) for p in found]
+    finally:
+        document.close()
+
+
+def _render(document: Any, number: int) -> Any:
+    """Page `number` as a grayscale image at OCR_DPI, or less for a page so large that
+    would pass MAX_OCR_PIXELS."""
+    page = document[number - 1]
+    try:
+        width, height = page.get_size()
+        scale = min(OCR_DPI / 72, math.sqrt(MAX_OCR_PIXELS / max(width * height, 1.0)))
+        return page.render(scale=scale, grayscale=True).to_pil()
+    finally:
+        page.close()
 
 
 def _reason(error: Exception) -> str:

@@ -1,5 +1,5 @@
-"""Documents from any corpus path: a folder, a text corpus, or an HTML, PDF, DOCX or
-Markdown file, each read by the reader its extension names.
+"""Documents from any corpus path: a folder, a text corpus, or an HTML, PDF, DOCX, ODT,
+Markdown or image file, each read by the reader its extension names.
 
 A file named directly is read strictly: any problem is an error before anything is
 indexed. A file found in a folder that cannot be read (corrupt, encrypted, not UTF-8)
@@ -25,6 +25,7 @@ from .corpus import (
 )
 from .files import READERS, reader_of, walk_folder
 from .legacy import LEGACY_FONTS, from_legacy, legacy_font_id
+from .ocr import OCR_MODES, OcrMode
 
 if TYPE_CHECKING:
     from .word import OfficeParagraph
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 Split = Literal["line", "paragraph"]
 SPLITS: tuple[Split, ...] = ("line", "paragraph")
 # Readers that parse a whole file at once (its passages are held, not streamed).
-DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "odt", "md"})
+DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "odt", "md", "image"})
 # Plain-text formats that `legacy_font` converts.
 LEGACY_READERS = frozenset({"txt", "md", "jsonl", "csv", "tsv"})
 
@@ -46,8 +47,11 @@ class ReadOptions:
     legacy_font: str | None = None
     globs: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    ocr: OcrMode = "never"
 
     def __post_init__(self) -> None:
+        if self.ocr not in OCR_MODES:
+            raise ValueError(f"ocr must be one of {OCR_MODES}, not {self.ocr!r}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, not {self.split!r}")
         if self.legacy_font is not None and self.legacy_font not in LEGACY_FONTS:
@@ -66,6 +70,8 @@ class ReadReport:
     empty: list[str] = field(default_factory=list)
     legacy_passages: int = 0
     pdf_words_repaired: int = 0
+    images_left: int = 0  # image files a folder held, not read without OCR
+    ocr_pages: int = 0
 
     def merge(self, other: ReadReport) -> None:
         """Add what another reader of other files found (workers of `sisearch encode`)."""
@@ -77,6 +83,8 @@ class ReadReport:
         self.empty.extend(other.empty)
         self.legacy_passages += other.legacy_passages
         self.pdf_words_repaired += other.pdf_words_repaired
+        self.images_left += other.images_left
+        self.ocr_pages += other.ocr_pages
 
 
 class FolderRead(Iterator[Document]):
@@ -148,9 +156,12 @@ def read_file(
 
 
 def _read_folder(folder: Path, options: ReadOptions, report: ReadReport) -> Iterator[Document]:
-    walk = walk_folder(folder, options.globs, options.excludes)
+    walk = walk_folder(folder, options.globs, options.excludes, images=options.ocr != "never")
     report.unknown.update(walk.unknown)
     report.excluded += walk.excluded
+    report.images_left += walk.images_left
+    if not walk.files and walk.images_left:
+        raise CorpusError(f"{folder}: only images, which are read by OCR: index it with --ocr auto")
     if not walk.files:
         known = ", ".join(sorted(READERS))
         raise CorpusError(f"{folder}: no file sisearch reads in this folder (it reads {known})")
@@ -196,31 +207,44 @@ def _one_line(error: Exception, label: str) -> str:
 def _read_document(
     path: Path, label: str, kind: str, options: ReadOptions, report: ReadReport
 ) -> Iterator[Document]:
-    """All passages of an HTML, PDF, DOCX or Markdown file, parsed before the first is given."""
+    """All passages of an HTML, PDF, DOCX, ODT, Markdown or image file, parsed before the
+    first is given."""
     if not path.exists():
         raise CorpusError(f"{label}: no such file")
     source = source_name(path)
-    documents = list(_PARSERS[kind](path, label, source, report))
+    documents = list(_PARSERS[kind](_Source(path, label, source, options.ocr), report))
     yield from documents
 
 
-def _html(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+@dataclass(frozen=True)
+class _Source:
+    """A document file as its parser needs it: where it is, its name in messages and in
+    the index, and the OCR mode."""
+
+    path: Path
+    label: str
+    name: str
+    ocr: OcrMode
+
+
+def _html(file: _Source, report: ReadReport) -> Iterator[Document]:
     from .html import read_html
 
-    page = read_html(path.read_bytes(), label)
+    page = read_html(file.path.read_bytes(), file.label)
     for position, paragraph in enumerate(page.paragraphs, start=1):
         origin = _present(
             title=page.title, heading=paragraph.heading, legacy_font=paragraph.legacy_font
         )
         if paragraph.legacy_font:
             report.legacy_passages += 1
-        yield Document(paragraph.text, source, position, origin=origin)
+        yield Document(paragraph.text, file.name, position, origin=origin)
 
 
-def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+def _pdf(file: _Source, report: ReadReport) -> Iterator[Document]:
     from .pdf import read_pdf
 
-    for position, paragraph in enumerate(read_pdf(path, label), start=1):
+    ocr_pages: set[int] = set()
+    for position, paragraph in enumerate(read_pdf(file.path, file.label, file.ocr), start=1):
         report.pdf_words_repaired += paragraph.repaired_words
         origin: dict[str, Any] = {"page": paragraph.page}
         if paragraph.repaired_words:
@@ -228,19 +252,37 @@ def _pdf(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Do
         if paragraph.legacy_font:
             origin["legacy_font"] = paragraph.legacy_font
             report.legacy_passages += 1
-        yield Document(paragraph.text, source, position, origin=origin)
+        if paragraph.ocr:
+            origin["ocr"] = True
+            ocr_pages.add(paragraph.page)
+        yield Document(paragraph.text, file.name, position, origin=origin)
+    report.ocr_pages += len(ocr_pages)
 
 
-def _docx(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+def _image(file: _Source, report: ReadReport) -> Iterator[Document]:
+    from .images import read_image
+
+    if file.ocr == "never":
+        raise CorpusError(f"{file.label}: an image, read by OCR: index it with --ocr auto")
+    position = 0
+    for page, paragraphs in read_image(file.path, file.label):
+        report.ocr_pages += 1
+        for paragraph in paragraphs:
+            position += 1
+            origin = {"page": page, "ocr": True}
+            yield Document(paragraph.text, file.name, position, origin=origin)
+
+
+def _docx(file: _Source, report: ReadReport) -> Iterator[Document]:
     from .word import read_docx
 
-    return _office(read_docx(path, label), source, report)
+    return _office(read_docx(file.path, file.label), file.name, report)
 
 
-def _odt(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+def _odt(file: _Source, report: ReadReport) -> Iterator[Document]:
     from .odt import read_odt
 
-    return _office(read_odt(path, label), source, report)
+    return _office(read_odt(file.path, file.label), file.name, report)
 
 
 def _office(
@@ -254,16 +296,24 @@ def _office(
         yield Document(paragraph.text, source, position, origin=origin)
 
 
-def _markdown(path: Path, label: str, source: str, report: ReadReport) -> Iterator[Document]:
+def _markdown(file: _Source, report: ReadReport) -> Iterator[Document]:
     from .markdown import read_markdown
 
-    check_corpus_file(path)
-    text = path.read_text(encoding="utf-8-sig")
+    check_corpus_file(file.path)
+    text = file.path.read_text(encoding="utf-8-sig")
     for position, paragraph in enumerate(read_markdown(text), start=1):
-        yield Document(paragraph.text, source, position, origin=_present(heading=paragraph.heading))
+        origin = _present(heading=paragraph.heading)
+        yield Document(paragraph.text, file.name, position, origin=origin)
 
 
-_PARSERS = {"html": _html, "pdf": _pdf, "docx": _docx, "odt": _odt, "md": _markdown}
+_PARSERS = {
+    "html": _html,
+    "pdf": _pdf,
+    "docx": _docx,
+    "odt": _odt,
+    "md": _markdown,
+    "image": _image,
+}
 
 
 def _read_text_paragraphs(path: Path, label: str) -> Iterator[Document]:
