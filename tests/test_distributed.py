@@ -99,7 +99,8 @@ def test_workers_read_folders_and_name_what_they_skip(tmp_path, tiny_encoder) ->
     )
     report = summary.report
     assert report.files_read == 2 and summary.passages == 32
-    assert report.unknown == {".jpg": 1} and report.empty == [str(folder / "empty.txt")]
+    assert report.images_left == 1 and not report.unknown  # photo.jpg: no OCR asked for
+    assert report.empty == [str(folder / "empty.txt")]
     assert sorted(f.split(":")[0] for f in report.failed) == [
         str(folder / "broken.pdf"),
         str(folder / "latin1.txt"),

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,17 +32,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_model) -> Iterator[str]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """A uvicorn server on a free loopback port in a thread, for the block; its URL."""
     import uvicorn
 
-    folder = tmp_path_factory.mktemp("browser") / "indexes"
-    with Index.create(folder / "default", model=tiny_model) as index:
-        index.add(read_corpus(CORPUS_JSONL))
     port = free_port()
-    config = uvicorn.Config(
-        create_app(Settings(folder)), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -49,9 +46,20 @@ def server(tmp_path_factory, tiny_model) -> Iterator[str]:
     while not instance.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_model) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("browser") / "indexes"
+    with Index.create(folder / "default", model=tiny_model) as index:
+        index.add(read_corpus(CORPUS_JSONL))
+    with serving(Settings(folder)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +130,48 @@ def test_hostile_query_is_shown_as_text(server, browser) -> None:
     )
     assert alerts == []
     assert page.input_value("#q") == "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_no_upload_form_on_a_read_only_server(server, browser) -> None:
+    page = browser.new_page()
+    page.goto(server + "/")
+    assert page.locator("#upload").count() == 0
+
+
+def test_files_added_from_a_phone_are_found(browser, tmp_path, tiny_model) -> None:
+    """On a phone-sized page: open "add files", choose an ODT letter and a text file, give
+    the token, send; the streamed events end in "done", and a search finds the letter."""
+    from tests.test_odt import write_odt
+
+    folder = tmp_path / "indexes"
+    with Index.create(folder / "news", model=tiny_model) as index:
+        index.add(["පළමු ඡේදය"])
+    letter = write_odt(tmp_path / "ලිපිය.odt", "<text:p>කොළඹ වරාය ඉදිකිරීම</text:p>")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("ගාල්ල කොටුව\n", encoding="utf-8")
+    token = "phone-token-42"
+    with serving(Settings(folder, token=token)) as url:
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        page.goto(url + "/")
+        page.click(".upload summary")
+        page.set_input_files("#upload input[type=file]", [str(letter), str(notes)])
+        page.fill("#upload input[name=token]", "wrong")
+        page.click("#upload button")
+        page.wait_for_selector(".upload-log .failed")
+        assert "403" in page.locator(".upload-log").inner_text()
+        page.fill("#upload input[name=token]", token)
+        page.click("#upload button")
+        page.wait_for_selector(".upload-log .done", timeout=60_000)
+        log = page.locator(".upload-log").inner_text()
+        assert "ලිපිය.odt: 1 passages, 1 added" in log and "notes.txt: 1 passages" in log
+        assert token not in page.url
+        stored = page.evaluate("JSON.stringify([localStorage, sessionStorage, document.cookie])")
+        assert token not in stored
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.fill("#q", "කොළඹ වරාය ඉදිකිරීම")
+        page.press("#q", "Enter")
+        page.wait_for_selector(".hit")
+        assert normalize(page.locator(".hit .text").first.inner_text()) == normalize(
+            "කොළඹ වරාය ඉදිකිරීම"
+        )
+        assert "ලිපිය.odt" in page.locator(".hit .source").first.inner_text()

@@ -17,7 +17,7 @@ from .options import index_dir_option
 @click.option(
     "--token",
     envvar="SISEARCH_TOKEN",
-    help="Bearer token that writes (adding and deleting documents) must carry (default"
+    help="Bearer token that writes (adding files and documents, deleting) must carry (default"
     " $SISEARCH_TOKEN). Without one the server is read-only.",
 )
 @click.option("--read-only", is_flag=True, help="Refuse every write, even with a token.")
@@ -55,6 +55,14 @@ from .options import index_dir_option
     type=click.FloatRange(0.1),
     help="Seconds a request body may go without a byte before it is refused (408).",
 )
+@click.option(
+    "--max-upload-mb",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 4096),
+    help="Largest request that sends files to an index (POST /api/indexes/NAME/files), in MiB;"
+    " other requests stay within 8 MiB.",
+)
 def serve_command(
     index_dir: Path,
     host: str,
@@ -66,12 +74,14 @@ def serve_command(
     limit_concurrency: int,
     timeout_keep_alive: int,
     body_timeout: float,
+    max_upload_mb: int,
 ) -> None:
     """Serve the indexes over HTTP: a Sinhala search page, a JSON API and its docs at /docs.
 
     \b
       sisearch serve                       # http://127.0.0.1:8000
       sisearch serve --host 0.0.0.0 --port 8080 --token "$SISEARCH_TOKEN"
+      sisearch serve --token "$T" --max-upload-mb 200   # larger scanned PDFs sent to it
     """
     try:
         import uvicorn  # noqa: F401
@@ -84,7 +94,9 @@ def serve_command(
             " pip install 'sisearch[serve]'"
         ) from None
     check_can_listen(host, port)
-    settings = Settings(index_dir, token or None, read_only, cors_origins, body_timeout)
+    settings = Settings(
+        index_dir, token or None, read_only, cors_origins, body_timeout, max_upload_mb * 1024**2
+    )
     access = "read-write (token required)" if settings.writable else "read-only"
     click.echo(
         f"Serving {index_dir} at http://{host}:{port} ({access}); API docs at /docs", err=True

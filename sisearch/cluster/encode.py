@@ -412,7 +412,10 @@ def _run_job(
         folder.root, filesystem=folder.filesystem, min_rows_per_file=ROWS_PER_FILE
     )
     report, written = ray.get(log.result.remote())
-    report.merge(ReadReport(unknown=listing.walk.unknown, excluded=listing.walk.excluded))
+    walk = listing.walk
+    report.merge(
+        ReadReport(unknown=walk.unknown, excluded=walk.excluded, images_left=walk.images_left)
+    )
     passages, chunks = folder.counts()
     if chunks != written:
         raise EncodeFailed(

@@ -55,6 +55,7 @@ def _list_local(inputs: Sequence[str], options: ReadOptions) -> CorpusListing:
             listing.paths += [os.path.realpath(f) for f in walk.files]
             listing.walk.unknown.update(walk.unknown)
             listing.walk.excluded += walk.excluded
+            listing.walk.images_left += walk.images_left
         elif path.is_file():
             listing.paths.append(os.path.realpath(path))
         else:
@@ -65,7 +66,7 @@ def _list_local(inputs: Sequence[str], options: ReadOptions) -> CorpusListing:
 def _list_uris(uris: Sequence[str], options: ReadOptions) -> CorpusListing:
     from pyarrow import fs
 
-    listing = CorpusListing()
+    listing = CorpusListing(walk=Walk(images=options.ocr != "never"))
     for uri in uris:
         filesystem, root = filesystem_of(uri)
         try:

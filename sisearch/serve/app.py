@@ -7,9 +7,12 @@ and the event loop never waits on encoding, FAISS or SQLite. Every error is JSON
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import AsyncIterator
+import queue
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,19 +20,33 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
 from .. import __version__
+from ..documents import ReadOptions
 from ..documents.corpus import Document
 from ..errors import SisearchError
 from .gate import Refusal, RequestGate, write_refusal
-from .limits import BODY_TIMEOUT_S, MAX_BATCH, MAX_DOCUMENTS, MAX_K, MAX_QUERY_CHARS, status_of
+from .limits import (
+    BODY_TIMEOUT_S,
+    MAX_BATCH,
+    MAX_DOCUMENTS,
+    MAX_K,
+    MAX_QUERY_CHARS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FIELDS,
+    MAX_UPLOAD_FILES,
+    status_of,
+)
 from .page import render_page
 from .public import public_message, public_model_name
 from .registry import IndexRegistry
+from .uploads import UploadedFile, add_files
 
 API_SOURCE = "api"
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +64,7 @@ class Settings:
     read_only: bool = False
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     body_timeout: float = BODY_TIMEOUT_S
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     @property
     def writable(self) -> bool:
@@ -60,6 +78,7 @@ class Settings:
             "SISEARCH_READ_ONLY": "1" if self.read_only else "0",
             "SISEARCH_CORS_ORIGINS": ",".join(self.cors_origins),
             "SISEARCH_BODY_TIMEOUT": str(self.body_timeout),
+            "SISEARCH_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
         }
 
     @classmethod
@@ -72,6 +91,7 @@ class Settings:
             read_only=os.environ.get("SISEARCH_READ_ONLY") == "1",
             cors_origins=tuple(o for o in origins.split(",") if o),
             body_timeout=float(os.environ.get("SISEARCH_BODY_TIMEOUT") or BODY_TIMEOUT_S),
+            max_upload_bytes=int(os.environ.get("SISEARCH_MAX_UPLOAD_BYTES") or MAX_UPLOAD_BYTES),
         )
 
 
@@ -98,9 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_environment()
     registry = IndexRegistry(settings.index_dir)
 
+    # Upload jobs run one at a time on a thread of their own, off the search threads.
+    uploads = ThreadPoolExecutor(1, thread_name_prefix="sisearch-upload")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        uploads.shutdown(wait=True, cancel_futures=True)
         registry.close()
 
     app = FastAPI(
@@ -116,7 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse_write(authorization: str) -> Refusal | None:
         return write_refusal(settings.token, settings.read_only, authorization)
 
-    app.add_middleware(RequestGate, refuse_write=refuse_write, body_timeout=settings.body_timeout)
+    app.add_middleware(
+        RequestGate,
+        refuse_write=refuse_write,
+        body_timeout=settings.body_timeout,
+        upload_limit=settings.max_upload_bytes,
+    )
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -206,6 +235,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "notes": result.notes,
         }
 
+    @app.post(
+        "/api/indexes/{name}/files",
+        tags=["documents"],
+        dependencies=[Depends(require_writer)],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"application/x-ndjson": {}}}},
+    )
+    async def add_files_endpoint(name: str, request: Request) -> StreamingResponse:
+        """Add document files (needs the token): multipart form data with one or more
+        files (any field name) and, optionally, `ocr` (auto, the default here; always;
+        never), `legacy_font` and `split`, as `sisearch index` takes them. The body may be
+        up to `sisearch serve --max-upload-mb`. The answer streams one JSON object a line
+        as the job goes: `received` (the names the files are saved and recorded under), a
+        `page` for each page OCR reads, a `file` for each file (`added`, `skipped`,
+        `passages`, or the `error` it was skipped for), then `done`. The job goes on if
+        the client leaves; searches are answered meanwhile."""
+        await run_in_threadpool(registry.get, name)  # a missing index is a 404 now
+        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_UPLOAD_FIELDS)
+        try:
+            files = [
+                UploadedFile(value.filename or "file", await value.read())
+                for _, value in form.multi_items()
+                if isinstance(value, StarletteUpload)
+            ]
+            options = _upload_options(form)
+        finally:
+            await form.close()
+        if not files:
+            raise Refusal(400, "send one or more files as multipart/form-data")
+        events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+        def job() -> None:
+            try:
+                add_files(registry, name, files, options, events.put)
+            except Exception as e:  # told to the client as the stream's last event
+                log.exception("upload to %s failed", name)
+                message = str(e) if isinstance(e, SisearchError) else type(e).__name__
+                error = public_message(message, settings.index_dir)
+                events.put({"event": "error", "error": error})
+            finally:
+                events.put(None)
+
+        uploads.submit(job)
+
+        def lines() -> Iterator[str]:
+            while (event := events.get()) is not None:
+                if "error" in event:
+                    event["error"] = public_message(event["error"], settings.index_dir)
+                yield json.dumps(event, ensure_ascii=False) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
     @app.delete(
         "/api/indexes/{name}/documents/{doc_id}",
         tags=["documents"],
@@ -225,9 +306,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mode: str = "hybrid",
         where: str = "",
     ) -> Response:
-        return render_page(request, registry, index, q, k, mode, where)
+        return render_page(request, registry, index, q, k, mode, where, settings.writable)
 
     return app
+
+
+def _upload_options(form: Any) -> ReadOptions:
+    """The reading options of an upload's form fields (a 400 for a value out of range)."""
+    fields = {key: form.get(key) for key in ("ocr", "legacy_font", "split")}
+    unknown = sorted(
+        key for key, value in form.multi_items() if isinstance(value, str) and key not in fields
+    )
+    if unknown:
+        raise Refusal(400, f"unknown form fields: {', '.join(unknown)} (ocr, legacy_font, split)")
+    try:
+        return ReadOptions(
+            split=fields["split"] or "line",
+            legacy_font=fields["legacy_font"] or None,
+            ocr=fields["ocr"] or "auto",
+        )
+    except ValueError as e:
+        raise Refusal(400, str(e)) from None
 
 
 def _check_query(query: str) -> None:

@@ -2,9 +2,10 @@
 a write (checked before its body is read), the body's size and how long it takes to arrive.
 
 Each refusal is the JSON error the rest of the API gives. The body is read here, whole
-(at most MAX_BODY_BYTES), and handed on: an over-long body streamed without a
-Content-Length is a 413, not a parse error, and a client that declares more than it sends
-is cut off after `body_timeout` seconds without a byte (408).
+(at most MAX_BODY_BYTES, or the upload limit for files sent to an index), and handed on:
+an over-long body streamed without a Content-Length is a 413, not a parse error, and a
+client that declares more than it sends is cut off after `body_timeout` seconds without a
+byte (408).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Callable
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .limits import MAX_BODY_BYTES, MAX_URL_CHARS
+from .limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, MAX_URL_CHARS
 
-_WRITE_PATH = re.compile(r"^/api/indexes/[^/]+/documents(?:/[^/]*)?/?$")
+_WRITE_PATH = re.compile(r"^/api/indexes/[^/]+/(?:documents(?:/[^/]*)?|files)/?$")
+_UPLOAD_PATH = re.compile(r"^/api/indexes/[^/]+/files/?$")
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -64,11 +66,13 @@ class RequestGate:
         refuse_write: Callable[[str], Refusal | None],
         body_timeout: float = 10.0,
         limit: int = MAX_BODY_BYTES,
+        upload_limit: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.app = app
         self.refuse_write = refuse_write
         self.body_timeout = body_timeout
         self.limit = limit
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,12 +95,13 @@ class RequestGate:
             refusal = self.refuse_write(headers.get(b"authorization", b"").decode("latin-1"))
             if refusal is not None:
                 raise refusal
+        limit = self.upload_limit if _UPLOAD_PATH.match(scope["path"]) else self.limit
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            raise self._too_large()
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return receive
-        body = await self._body(receive)
+        body = await self._body(receive, limit)
         delivered = False
 
         async def replay() -> Message:
@@ -108,7 +113,7 @@ class RequestGate:
 
         return replay
 
-    async def _body(self, receive: Receive) -> bytes:
+    async def _body(self, receive: Receive, limit: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -122,11 +127,12 @@ class RequestGate:
                 raise Refusal(400, "the client went away before sending its body")
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                raise self._too_large()
+            if size > limit:
+                raise _too_large(limit)
             parts.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    def _too_large(self) -> Refusal:
-        return Refusal(413, f"the request body is over {self.limit} bytes")
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(413, f"the request body is over {limit} bytes")

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..documents.files import READERS
 from ..errors import SisearchError
 from ..hit_view import view_of, words_to_mark
 from ..index import MODES
@@ -45,7 +46,10 @@ def render_page(
     k: str,
     mode: str,
     where: str,
+    writable: bool = False,
 ) -> HTMLResponse:
+    """The page; `writable` (the server has a token) adds the form that sends files, which
+    asks for the token and sends it in a header, never in a URL."""
     names = registry.names()
     chosen = index or ("default" if "default" in names else (names[0] if names else ""))
     context: dict[str, Any] = {
@@ -61,6 +65,8 @@ def render_page(
         "error": None,
         "share": "",
         "searched": None,
+        "writable": writable,
+        "accept": ",".join(sorted(READERS)),
     }
     status = 200
     if q.strip():
