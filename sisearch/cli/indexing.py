@@ -121,9 +121,10 @@ def index_command(
 
     A passage is a non-blank line of a .txt file (or a paragraph, with --split
     paragraph), a record of a .jsonl file, a row of a .csv/.tsv file (other fields
-    become metadata), or a paragraph of an .html, .pdf, .docx, .odt or .md file; "-" reads
-    stdin. Folders are read recursively (hidden files skipped, unknown types counted);
-    a file in a folder that cannot be read is reported and skipped. Passages already
+    become metadata), or a paragraph of an .html, .pdf, .docx, .odt, .epub or .md file
+    (and of scans and images, with --ocr); "-" reads stdin. Folders are read recursively
+    (hidden files skipped, unknown types counted); a file in a folder that cannot be
+    read is reported and skipped. Passages already
     indexed are skipped without re-encoding.
 
     \b

@@ -29,6 +29,7 @@ READERS = {
     ".pdf": "pdf",
     ".docx": "docx",
     ".odt": "odt",
+    ".epub": "epub",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".csv": "csv",

@@ -1,5 +1,5 @@
 """Documents from any corpus path: a folder, a text corpus, or an HTML, PDF, DOCX, ODT,
-Markdown or image file, each read by the reader its extension names.
+EPUB, Markdown or image file, each read by the reader its extension names.
 
 A file named directly is read strictly: any problem is an error before anything is
 indexed. A file found in a folder that cannot be read (corrupt, encrypted, not UTF-8)
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 Split = Literal["line", "paragraph"]
 SPLITS: tuple[Split, ...] = ("line", "paragraph")
 # Readers that parse a whole file at once (its passages are held, not streamed).
-DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "odt", "md", "image"})
+DOCUMENT_READERS = frozenset({"html", "pdf", "docx", "odt", "epub", "md", "image"})
 # Plain-text formats that `legacy_font` converts.
 LEGACY_READERS = frozenset({"txt", "md", "jsonl", "csv", "tsv"})
 
@@ -207,8 +207,8 @@ def _one_line(error: Exception, label: str) -> str:
 def _read_document(
     path: Path, label: str, kind: str, options: ReadOptions, report: ReadReport
 ) -> Iterator[Document]:
-    """All passages of an HTML, PDF, DOCX, ODT, Markdown or image file, parsed before the
-    first is given."""
+    """All passages of an HTML, PDF, DOCX, ODT, EPUB, Markdown or image file, parsed before
+    the first is given."""
     if not path.exists():
         raise CorpusError(f"{label}: no such file")
     source = source_name(path)
@@ -285,6 +285,18 @@ def _odt(file: _Source, report: ReadReport) -> Iterator[Document]:
     return _office(read_odt(file.path, file.label), file.name, report)
 
 
+def _epub(file: _Source, report: ReadReport) -> Iterator[Document]:
+    from .epub import read_epub
+
+    for position, paragraph in enumerate(read_epub(file.path, file.label), start=1):
+        origin = _present(
+            title=paragraph.title, heading=paragraph.heading, legacy_font=paragraph.legacy_font
+        )
+        if paragraph.legacy_font:
+            report.legacy_passages += 1
+        yield Document(paragraph.text, file.name, position, origin=origin)
+
+
 def _office(
     paragraphs: Iterator[OfficeParagraph], source: str, report: ReadReport
 ) -> Iterator[Document]:
@@ -311,6 +323,7 @@ _PARSERS = {
     "pdf": _pdf,
     "docx": _docx,
     "odt": _odt,
+    "epub": _epub,
     "md": _markdown,
     "image": _image,
 }

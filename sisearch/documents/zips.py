@@ -1,4 +1,4 @@
-"""Limits on what a zipped document (DOCX, ODT) may unzip to, checked before unzipping."""
+"""Limits on what a zipped document (DOCX, ODT, EPUB) may unzip to, checked before unzipping."""
 
 from __future__ import annotations
 
