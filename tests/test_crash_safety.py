@@ -47,11 +47,11 @@ def assert_consistent(path: Path, expected_documents: int) -> None:
     }
     with Index.open(path) as writer:
         writer.add([])
-    reopened = Index.open(path)
-    manifest = Manifest.read(path)
-    assert manifest.vectors_generation == reopened.store.generation
-    assert len(VectorIndex.load(path / VECTORS_FILE)) == reopened.store.chunk_count()
-    assert not reopened.vectors_rebuilt_in_memory
+    with Index.open(path) as reopened:
+        manifest = Manifest.read(path)
+        assert manifest.vectors_generation == reopened.store.generation
+        assert len(VectorIndex.load(path / VECTORS_FILE)) == reopened.store.chunk_count()
+        assert not reopened.vectors_rebuilt_in_memory
 
 
 def test_killed_between_sqlite_commit_and_faiss_save(tmp_path, tiny_encoder, monkeypatch):

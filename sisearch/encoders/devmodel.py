@@ -27,7 +27,7 @@ SIZES = {
 }
 XLMR_VOCAB_SIZE = 250002
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "sinhala_passages.txt"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "sinhala_passages.txt"
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> object:

@@ -36,11 +36,16 @@ from .export_cache import ExportCache, entry_key
 if TYPE_CHECKING:
     import numpy as np
 
+    from .compact_tokenizer import CompactUnigram
+
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "encoder.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 EMBEDDING_SCALES_FILE = "embedding_scales.npy"
+# Up to this many texts in one call are tokenized by a compact tokenizer made for them
+# while the whole one is not loaded (compact_tokenizer.py): a query, or a batch of them.
+QUICK_TEXTS = 64
 PRECISIONS = ("int8", "fp32")
 ENGINES = ("onnx", "torch")  # "torch": no export, PyTorch fp32 (GPU machines)
 # Export formats: 1 = the whole forward pass from token ids (indexes before 2026-11-27);
@@ -212,6 +217,7 @@ def _save_embeddings(matrix: np.ndarray, out: Path, precision: str) -> None:
 def _save_config(model: Any, out: Path, precision: str, export_format: int) -> None:
     tokenizer = model.tokenizer
     tokenizer.backend_tokenizer.save(str(out / TOKENIZER_FILE))
+    _write_compact_beside(out / TOKENIZER_FILE, tokenizer.backend_tokenizer)
     dimension = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
     dimension = dimension or model.get_sentence_embedding_dimension
     config = {
@@ -286,13 +292,17 @@ class OnnxEncoder(TextEncoder):
         """`threads` > 0: one session on that many threads and no worker sessions (a Ray
         actor sharing a machine with others); 0: a session per core for many batches."""
         self._threads = threads
+        self._tokenizer_file = folder / TOKENIZER_FILE
+        self._tokenizer: Any = None
+        self._compact = _compact_of(folder)
+        self._worker_lock = threading.Lock()
         try:
-            from tokenizers import Tokenizer
-
             config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            self.max_seq_length = int(config["max_seq_length"])
             self._model_file = folder / MODEL_FILE
             self._session = _session(self._model_file, threads)
-            self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+            if self._compact is None:
+                self._full_tokenizer()
         except Exception as e:  # missing file, corrupt model, ...
             raise ModelLoadError(
                 f"Cannot load the ONNX export of {name!r} in {folder}: {e}. Fix: run"
@@ -308,15 +318,44 @@ class OnnxEncoder(TextEncoder):
         if self.format >= 2:
             self._load_embeddings(folder, name)
         self.dim = int(config["dim"])
-        self.max_seq_length = int(config["max_seq_length"])
-        self._specials = self._tokenizer.num_special_tokens_to_add(False)
-        self._tokenizer.enable_truncation(self.max_seq_length)
-        self._tokenizer.no_padding()  # batches are padded here, to their own longest text
+        if self._compact is not None:
+            self._specials = self._compact.special_tokens()
+        else:
+            self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self._pad_id = int(config["pad_id"])
-        self._tokenizer_file = folder / TOKENIZER_FILE
         self._untruncated: Any = None
         self._workers: ThreadPoolExecutor | None = None
-        self._worker_lock = threading.Lock()
+
+    def _full_tokenizer(self) -> Any:
+        """The whole tokenizer, truncating to max_seq_length: loaded on first need (a
+        query's few texts use the compact form), writing the compact form beside it where
+        it is missing."""
+        with self._worker_lock:
+            if self._tokenizer is None:
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(self._tokenizer_file))
+                tokenizer.enable_truncation(self.max_seq_length)
+                tokenizer.no_padding()  # batches are padded here, to their own longest text
+                self._tokenizer = tokenizer
+                if self._compact is None:
+                    _write_compact_beside(self._tokenizer_file, tokenizer)
+            return self._tokenizer
+
+    def _token_ids(self, texts: list[str]) -> list[Any]:
+        """Token ids of each text, truncated: by a compact tokenizer made for a few texts
+        while the whole one is not loaded (a cold query), else by the whole one."""
+        import numpy as np
+
+        from .compact_tokenizer import full_ids
+
+        if self._tokenizer is None and self._compact is not None and len(texts) <= QUICK_TEXTS:
+            tokenizer, mapping = self._compact.for_texts(texts)
+            tokenizer.enable_truncation(self.max_seq_length)
+            tokenizer.no_padding()
+            encodings = tokenizer.encode_batch(texts)
+            return [full_ids(np.asarray(e.ids, dtype=np.int64), mapping) for e in encodings]
+        return [e.ids for e in self._full_tokenizer().encode_batch(texts)]
 
     def _splitter(self) -> Any:
         """The tokenizer without truncation, for cutting passages into chunks; loaded on
@@ -362,8 +401,8 @@ class OnnxEncoder(TextEncoder):
         import numpy as np
 
         texts = [prompt + t for t in texts] if prompt else texts
-        encodings = self._tokenizer.encode_batch(texts)
-        lengths = [len(e.ids) for e in encodings]
+        encodings = self._token_ids(texts)
+        lengths = [len(ids) for ids in encodings]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         batches = list(token_batches(lengths, self.token_budget, batch_size))
 
@@ -373,7 +412,7 @@ class OnnxEncoder(TextEncoder):
             ids = np.full((end - start, width), self._pad_id, dtype=np.int64)
             mask = np.zeros((end - start, width), dtype=np.int64)
             for row, encoding in enumerate(encodings[start:end]):
-                ids[row, : lengths[start + row]] = encoding.ids
+                ids[row, : lengths[start + row]] = encoding
                 mask[row, : lengths[start + row]] = 1
             out[start:end] = session.run(None, self._inputs(ids, mask))[0]
 
@@ -436,6 +475,24 @@ CHECK_SENTENCES = [
 ]
 MIN_MEAN_COSINE = 0.99
 MIN_COSINE = 0.98
+
+
+def _compact_of(folder: Path) -> CompactUnigram | None:
+    """The export's compact tokenizer, None where it has none (or an unreadable one)."""
+    from .compact_tokenizer import COMPACT_FILE, CompactUnigram
+
+    try:
+        return CompactUnigram.load(folder / COMPACT_FILE)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_compact_beside(tokenizer_file: Path, tokenizer: Any) -> None:
+    """Write the compact form of `tokenizer_file` beside it, where the folder allows."""
+    from .compact_tokenizer import COMPACT_FILE, write_compact
+
+    with suppress(OSError):
+        write_compact(tokenizer_file, tokenizer_file.with_name(COMPACT_FILE), tokenizer)
 
 
 def token_batches(
