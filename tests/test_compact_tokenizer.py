@@ -93,6 +93,9 @@ def test_a_cold_query_uses_the_compact_form_and_finds_the_same(
     with Index.open(tmp_path / "index") as index:
         quick = [(h.doc_id, round(h.score, 6)) for h in index.search(lines[7], 5)]
         assert index.encoder._tokenizer is None  # the whole one was never loaded
+    with Index.open(tmp_path / "index") as index:  # a write encodes with the whole one
+        index.add(lines[:3] + ["අලුත් ඡේදයක්"])
+        assert index.encoder._tokenizer is not None
     compact.write_bytes(b"damaged")
     with Index.open(tmp_path / "index") as index:
         whole = [(h.doc_id, round(h.score, 6)) for h in index.search(lines[7], 5)]

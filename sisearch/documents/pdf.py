@@ -31,6 +31,8 @@ from .sinhala_repair import repair
 # In "auto" OCR, a page whose text layer is not Sinhala is read by OCR too where images
 # cover this share of it (a scan under another program's OCR layer).
 SCANNED_IMAGE_SHARE = 0.5
+# A page's text (its layer's, or what OCR read) is Sinhala when this share of its letters is.
+SINHALA_SHARE = 0.5
 # A page rendered for OCR has at most this many pixels (an A4 page at 300 dpi has 8.7M).
 MAX_OCR_PIXELS = 40_000_000
 # Paragraph breaks inside one text box: a line gap this many times the box's tightest,
@@ -74,10 +76,6 @@ class _TextPage:
     paragraphs: list[PdfParagraph]
     image_share: float
 
-    @property
-    def text(self) -> str:
-        return " ".join(p.text for p in self.paragraphs)
-
 
 def read_pdf(path: Path, label: str, ocr: OcrMode = "never") -> Iterator[PdfParagraph]:
     """The paragraphs of a PDF in reading order, page by page.
@@ -97,9 +95,7 @@ def read_pdf(path: Path, label: str, ocr: OcrMode = "never") -> Iterator[PdfPara
     read_by_ocr = dict(_ocr_pages(path, label, wanted, len(pages))) if wanted else {}
     for page in pages:
         scanned = read_by_ocr.get(page.number)
-        if scanned is not None and (
-            ocr == "always" or not page.paragraphs or sinhala_share(_joined(scanned)) >= 0.5
-        ):
+        if scanned is not None and (ocr == "always" or not page.paragraphs or _is_sinhala(scanned)):
             yield from scanned
         else:
             yield from page.paragraphs
@@ -110,11 +106,12 @@ def _wants_ocr(page: _TextPage, mode: OcrMode) -> bool:
         return False
     if mode == "always" or not page.paragraphs:
         return True
-    return sinhala_share(page.text) < 0.5 and page.image_share >= SCANNED_IMAGE_SHARE
+    return not _is_sinhala(page.paragraphs) and page.image_share >= SCANNED_IMAGE_SHARE
 
 
-def _joined(paragraphs: list[PdfParagraph]) -> str:
-    return " ".join(p.text for p in paragraphs)
+def _is_sinhala(paragraphs: list[PdfParagraph]) -> bool:
+    """Whether most of the paragraphs' letters are Sinhala."""
+    return sinhala_share(" ".join(p.text for p in paragraphs)) >= SINHALA_SHARE
 
 
 def _text_layer(path: Path, label: str) -> list[_TextPage]:
