@@ -4,6 +4,7 @@
     python bench/speed.py              # about 8 minutes on 2 cores
     python bench/speed.py --runs 3
     python bench/speed.py --cold-only  # cold queries, base-size model and e5-small
+    python bench/speed.py --create-only --peers-python peers/bin/python  # against txtai, Chroma
 
 The encoder is a randomly initialised model with the full XLM-R base configuration and its
 250,002-row vocabulary (`sisearch.encoders.devmodel --size base`): it costs what the real fine-tuned
@@ -42,6 +43,8 @@ QUERIES = ROOT / "corpora" / "queries.jsonl"
 SHORT_SOURCE = ROOT.parent / "shared" / "data" / "singlish_pairs_train.json"
 COLD_GOAL_S = 0.5
 COLD_GOAL_MIB = 400
+SECOND_INDEX_GOAL_S = 3.0
+THROUGHPUT_GOALS = {"short": 5.0, "medium": 6.0}
 
 
 def passages(count: int, seed: int = 0) -> list[str]:
@@ -97,7 +100,7 @@ def sisearch_add(model_dir: str, texts: list[str], precision: str) -> tuple[floa
     return seconds, engine, vectors
 
 
-def indexing(model_dir: str, label: str, texts: list[str], runs: int) -> None:
+def indexing(model_dir: str, model_label: str, label: str, texts: list[str], runs: int) -> None:
     import numpy as np
 
     from sisearch.encoders.encoder import load_encoder
@@ -105,7 +108,8 @@ def indexing(model_dir: str, label: str, texts: list[str], runs: int) -> None:
     reference = load_encoder(model_dir)
     count = len(texts)
     tokens = statistics.mean(len(o) for o in reference.token_offsets(texts))
-    print(f"## Indexing {count} {label} passages ({tokens:.0f} tokens each on average)\n")
+    print(f"## Indexing {count} {label} passages ({tokens:.0f} tokens each), {model_label}\n")
+    print(f"{runs} alternating runs; rates from the median time, min-max beside.\n")
     times: dict[str, list[float]] = {"plain": [], "int8": [], "fp32": []}
     engine: dict[str, list[float]] = {"int8": [], "fp32": []}
     vectors: dict[str, object] = {}
@@ -115,17 +119,29 @@ def indexing(model_dir: str, label: str, texts: list[str], runs: int) -> None:
             seconds, alone, vectors[precision] = sisearch_add(model_dir, texts, precision)
             times[precision].append(seconds)
             engine[precision].append(alone)
+
+    def spread(seconds: list[float]) -> str:
+        return f"{count / max(seconds):.1f}-{count / min(seconds):.1f}"
+
     plain = count / statistics.median(times["plain"])
-    print("| path | engine alone, passages/s | end to end, passages/s | end to end vs plain fp32 |")
-    print("|---|---|---|---|")
-    print(f"| plain `SentenceTransformer.encode(batch_size=32)` fp32 | | {plain:.1f} | 1.00x |")
+    print("| path | engine alone, passages/s | end to end, passages/s | min-max | vs plain fp32 |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| plain `SentenceTransformer.encode(batch_size=32)` fp32 | | {plain:.1f}"
+        f" | {spread(times['plain'])} | 1.00x |"
+    )
     for precision in ("int8", "fp32"):
         rate = count / statistics.median(times[precision])
         alone = count / statistics.median(engine[precision])
         name = "int8 (default)" if precision == "int8" else "fp32"
         print(
-            f"| `Index.add`, ONNX Runtime {name} | {alone:.1f} | {rate:.1f} | {rate / plain:.2f}x |"
+            f"| `Index.add`, ONNX Runtime {name} | {alone:.1f} | {rate:.1f}"
+            f" | {spread(times[precision])} | {rate / plain:.2f}x |"
         )
+    goal = THROUGHPUT_GOALS[label]
+    ratio = count / statistics.median(times["int8"]) / plain
+    verdict = "met" if ratio >= goal else "MISSED"
+    print(f"\nGoal int8 >= {goal:.0f}x plain fp32 on {label} passages: {ratio:.2f}x, {verdict}.")
     exact = reference.encode_documents(texts)
     fast = np.asarray(vectors["int8"])
     cosines = (fast * exact).sum(axis=1)
@@ -172,20 +188,61 @@ def tree_peak(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - started, peak / 2**30
 
 
-def creating(model_dir: str) -> None:
+def creating(models: list[tuple[str, str]], runs: int, peers_python: str) -> None:
     """`sisearch index` of 200 short passages into a new index: the model's first index
-    (its export made) and its second (the export reused from the cache)."""
+    (loaded with PyTorch, exported, checked) and its second (export and decisions reused
+    from the cache, no PyTorch), against txtai and Chroma building the same index from the
+    same model folder; each a new process, alternated within each run."""
+    from bench.peers import available, command
+
+    found, notes = available(peers_python)
     scratch = Path(tempfile.mkdtemp(prefix="sisearch-create-"))
     corpus = scratch / "corpus.txt"
     corpus.write_text("\n".join(short_passages(200, seed=2)[0]) + "\n", encoding="utf-8")
-    env = {**os.environ, "SISEARCH_CACHE_DIR": str(scratch / "cache")}
-    print("## Creating an index of 200 short passages (`sisearch index`, a new process)\n")
-    print("| index | seconds | peak memory of the process tree |\n|---|---|---|")
-    for label, name in (("first of the model (export made)", "a"), ("second (export cached)", "b")):
-        command = [sys.executable, "-m", "sisearch", "index", str(corpus), "--model", model_dir]
-        command += ["--index-dir", str(scratch), "--index", name, "-q"]
-        seconds, peak = tree_peak(command, env)
-        print(f"| {label} | {seconds:.1f} | {peak:.2f} GiB |")
+    print("## Creating an index of 200 short passages (a new process each)\n")
+    print(f"{runs} runs, each with a fresh export cache: median seconds (min-max), peak memory")
+    print("of the process tree (median).\n")
+    for note in notes:
+        print(f"- {note}")
+    print("\n| model | process | seconds | min-max | peak memory |\n|---|---|---|---|---|")
+    for label, model_dir in models:
+        times: dict[str, list[float]] = {}
+        peaks: dict[str, list[float]] = {}
+        for run in range(runs):
+            cache = scratch / f"cache-{run}"
+            env = {**os.environ, "SISEARCH_CACHE_DIR": str(cache)}
+            sides: dict[str, list[str]] = {}
+            for name, side in (("first", "a"), ("second", "b")):
+                sides[f"`sisearch index`, the model's {name} index"] = [
+                    *[sys.executable, "-m", "sisearch", "index", str(corpus)],
+                    *["--model", model_dir, "--index-dir", str(cache), "--index", side, "-q"],
+                ]
+            for name, script in found.items():
+                out = str(cache / f"peer-{name}")
+                sides[name] = command(peers_python, script, model_dir, str(corpus), out)
+            for side, line in sides.items():
+                seconds, peak = tree_peak(line, env)
+                times.setdefault(side, []).append(seconds)
+                peaks.setdefault(side, []).append(peak)
+            shutil.rmtree(cache, ignore_errors=True)
+        for side, seconds in times.items():
+            spread = f"{min(seconds):.1f}-{max(seconds):.1f}"
+            peak, median = statistics.median(peaks[side]), statistics.median(seconds)
+            print(f"| {label} | {side} | {median:.1f} | {spread} | {peak:.2f} GiB |")
+        medians = {side: statistics.median(t) for side, t in times.items()}
+        first, second = list(medians.values())[:2]
+        peer_best = min((medians[name] for name in found), default=None)
+        verdict = "met" if second <= SECOND_INDEX_GOAL_S else "MISSED"
+        print(
+            f"| {label} | goal: second index <= {SECOND_INDEX_GOAL_S:.0f} s | {second:.1f} |"
+            f" | {verdict} |"
+        )
+        if peer_best is not None:
+            verdict = "met" if first <= peer_best else "MISSED"
+            print(
+                f"| {label} | goal: first index <= best peer ({peer_best:.1f} s) | {first:.1f} |"
+                f" {first / peer_best:.2f}x | {verdict} |"
+            )
     shutil.rmtree(scratch, ignore_errors=True)
     print()
 
@@ -294,25 +351,42 @@ def main() -> None:
     parser.add_argument("--medium", type=int, default=400, help="medium passages to index")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--cold-only", action="store_true", help="only the cold queries")
+    parser.add_argument(
+        "--indexing-only", action="store_true", help="only indexing throughput, both models"
+    )
+    parser.add_argument(
+        "--create-only", action="store_true", help="only creating indexes, against the peers"
+    )
+    parser.add_argument(
+        "--peers-python",
+        default=sys.executable,
+        help="a Python with txtai and chromadb installed (bench/peers.py); default: this one",
+    )
     args = parser.parse_args()
     print(f"# Speed benchmark\n\nMachine: {machine()}\n")
     model_dir = base_model()
     if args.cold_only:
-        cold_queries(model_dir, args.runs + 3)
+        cold_queries(model_dir, e5_model(), args.runs + 3)
+        return
+    e5 = e5_model()  # installed before the cache below is moved to a scratch folder
+    models = [("base-size random", model_dir)] + ([("e5-small", e5)] if e5 else [])
+    if args.create_only:
+        creating(models, args.runs + 1, args.peers_python)
         return
     short, origin = short_passages(args.short)
     print(f"Short passages: {origin}.\n")
     os.environ["SISEARCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="sisearch-bench-cache-")
-    indexing(model_dir, "short", short, args.runs)
-    indexing(model_dir, "medium", passages(args.medium), args.runs)
-    creating(model_dir)
-    cold_queries(model_dir, args.runs + 3)
+    for label, folder in models:
+        indexing(folder, label, "short", short, args.runs)
+        indexing(folder, label, "medium", passages(args.medium), args.runs)
+    if not args.indexing_only:
+        creating(models, args.runs + 1, args.peers_python)
+        cold_queries(model_dir, e5, args.runs + 3)
     shutil.rmtree(os.environ["SISEARCH_CACHE_DIR"], ignore_errors=True)
 
 
-def cold_queries(model_dir: str, runs: int) -> None:
+def cold_queries(model_dir: str, e5: str | None, runs: int) -> None:
     cold_query(model_dir, runs, "base-size random model")
-    e5 = e5_model()
     if e5 is not None:
         cold_query(e5, runs, "e5-small")
 

@@ -40,6 +40,7 @@ from .documents.corpus import Document
 from .encoders.encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .encoders.known_models import default_model, install, missing_default
 from .encoders.onnx import ENGINES, PRECISIONS, OnnxEncoder, build_engine
+from .encoders.recorded import model_source, recall_engine, remember_engine
 from .encoders.slot import EncoderSlot
 from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .language.lexical import fts_query, query_terms
@@ -122,6 +123,8 @@ class Index:
         # Loading the encoder happens once even when threads race.
         self._loading = threading.RLock()
         self._vocabulary: tuple[int, Vocabulary] | None = None
+        # The model source key this process created the index from (encoders/recorded.py).
+        self.model_source: str | None = None
 
     @classmethod
     def create(
@@ -166,60 +169,77 @@ class Index:
         choose_kind(index_type, 0)  # validates the name
         if (path / MANIFEST_FILE).exists():
             raise IndexExists(f"An index already exists at {path}")
+        source = None
         if encoder is None:
             if model is None:
                 model = default_model()
                 if missing_default(model):
                     install(model)
-            encoder = load_encoder(model, query_prompt, document_prompt)
-        reference = encoder
-        fingerprint = reference.fingerprint()
+            if engine == "onnx":
+                source = model_source(model, query_prompt, document_prompt, precision)
         made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
         try:
-            manifest, engine = cls._create_in(
-                path, reference, fingerprint, precision, engine, index_type, compress
-            )
+            with WriterLock(path) as lock:
+                if (path / MANIFEST_FILE).exists():
+                    raise IndexExists(f"An index already exists at {path}")
+                recalled = recall_engine(source, path / ENCODER_FOLDER) if source else None
+                if recalled is not None:
+                    engine_held: Any = recalled.engine
+                    reference, fingerprint, spec = None, recalled.fingerprint, recalled.spec
+                else:
+                    reference = encoder or load_encoder(model, query_prompt, document_prompt)
+                    fingerprint = reference.fingerprint()
+                    engine_held, spec = cls._choose_engine(
+                        path, reference, fingerprint, precision, engine
+                    )
+                manifest = cls._write_empty(path, lock, fingerprint, spec, index_type, compress)
         except BaseException:  # an export failed hard or Ctrl-C: no half-made index stays
             if made:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         index = cls(path, manifest)
-        index.encoders.hold(engine, reference)
+        if reference is not None:
+            remember_engine(source, fingerprint, spec)
+            index.model_source = source
+        index.encoders.hold(engine_held, reference)
         return index
 
     @staticmethod
-    def _create_in(
+    def _choose_engine(
         path: Path,
         reference: Encoder,
         fingerprint: ModelFingerprint,
         precision: str,
         engine: str,
+    ) -> tuple[Any, EncoderSpec]:
+        if engine == "torch":
+            spec = EncoderSpec("torch", "fp32", fingerprint.probe, 1.0, "chosen at creation")
+            return reference, spec
+        return build_engine(reference, path / ENCODER_FOLDER, precision)
+
+    @staticmethod
+    def _write_empty(
+        path: Path,
+        lock: WriterLock,
+        fingerprint: ModelFingerprint,
+        spec: EncoderSpec,
         index_type: str,
         compress: bool,
-    ) -> tuple[Manifest, Any]:
-        lock = WriterLock(path)
-        with lock:
-            if (path / MANIFEST_FILE).exists():
-                raise IndexExists(f"An index already exists at {path}")
-            if engine == "torch":
-                encoder: Any = reference
-                spec = EncoderSpec("torch", "fp32", fingerprint.probe, 1.0, "chosen at creation")
-            else:
-                encoder, spec = build_engine(reference, path / ENCODER_FOLDER, precision)
-            manifest = Manifest.new(fingerprint, NORMALIZATION_VERSION, index_type, spec)
-            manifest = manifest.with_vectors(index_type, compress)
-            store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
-            store.upgrade()
-            store.mark_sources_resolved()
-            store.close()
-            manifest.write(path)
-            dim = manifest.model.dim
-            empty = VectorIndex.build(
-                choose_kind(index_type, 0), dim, [], np.zeros((0, dim)), 0, compress
-            )
-            manifest = IndexState(path, lock).save_vectors(empty, 0)
-        return manifest, encoder
+    ) -> Manifest:
+        """The new index's manifest, empty store and empty vector file, written."""
+        manifest = Manifest.new(fingerprint, NORMALIZATION_VERSION, index_type, spec)
+        manifest = manifest.with_vectors(index_type, compress)
+        store = DocumentStore(path / DATABASE_FILE, manifest.model.dim)
+        store.upgrade()
+        store.mark_sources_resolved()
+        store.close()
+        manifest.write(path)
+        dim = manifest.model.dim
+        empty = VectorIndex.build(
+            choose_kind(index_type, 0), dim, [], np.zeros((0, dim)), 0, compress
+        )
+        return IndexState(path, lock).save_vectors(empty, 0)
 
     @classmethod
     def open(

@@ -61,9 +61,41 @@ def test_precision_is_recorded_and_honoured_after_reopening(tmp_path, tiny_model
     assert reopened.encoder.precision == "fp32"
     assert reopened.info()["precision"] == "fp32"
     assert reopened.search("කොළඹ", limit=1)[0].text == "කොළඹ වරාය"
-    assert reopened.encoder._untruncated is None  # a query reads tokenizer.json once, not twice
-    reopened.add(["ගාල්ල කොටුව"])
-    assert reopened.encoder._untruncated is not None
+
+
+def test_a_write_reads_tokenizer_json_once(tmp_path, tiny_model, monkeypatch) -> None:
+    import tokenizers
+
+    index = Index.create(tmp_path / "ix", model=tiny_model)
+    index.close()
+    loads = []
+    real = tokenizers.Tokenizer
+
+    class Counting:
+        @staticmethod
+        def from_file(path: str) -> tokenizers.Tokenizer:
+            loads.append(path)
+            return real.from_file(path)
+
+    monkeypatch.setattr(tokenizers, "Tokenizer", Counting)
+    reopened = Index.open(tmp_path / "ix")
+    reopened.add(["ගාල්ල කොටුව " * 80, "කොළඹ වරාය"])  # one passage cut into chunks
+    assert len(loads) == 1
+
+
+def test_truncated_ids_equal_the_truncating_tokenizers(tmp_path, tiny_encoder, lines) -> None:
+    from tokenizers import Tokenizer
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    engine = index.encoder
+    truncating = Tokenizer.from_file(str(tmp_path / "ix" / "encoder" / "tokenizer.json"))
+    truncating.enable_truncation(engine.max_seq_length)
+    truncating.no_padding()
+    texts = [" ".join(lines[i : i + n]) for i in range(0, 60, 3) for n in (1, 4, 12)]
+    texts += ["", "<mask> </s> x", "ක" * 600]
+    expected = [e.ids for e in truncating.encode_batch(texts)]
+    assert sum(len(ids) == engine.max_seq_length for ids in expected) > 5  # some were cut
+    assert engine._truncated_ids(texts) == expected
 
 
 def test_int8_that_drifts_on_the_users_passages_falls_back_to_fp32(

@@ -92,7 +92,7 @@ class Manifest:
                 )
             data["model"] = ModelFingerprint.from_dict(data["model"])
             spec = data.get("encoder", {})
-            data["encoder"] = EncoderSpec(**{**spec, "probe": tuple(spec.get("probe", ()))})
+            data["encoder"] = EncoderSpec.from_dict(spec)
             return cls(**data)
         except (ValueError, KeyError, TypeError) as e:
             raise IndexCorrupt(f"{path}: unreadable manifest ({e})") from None

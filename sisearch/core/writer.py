@@ -22,6 +22,7 @@ import numpy as np
 
 from ..documents.corpus import STDIN_SOURCE, Document, source_name
 from ..encoders.onnx import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
+from ..encoders.recorded import remember_engine
 from ..errors import CorpusError, DocumentNotFound, IndexCorrupt, InvalidQuery
 from ..language.text import (
     NORMALIZATION_VERSION,
@@ -303,6 +304,7 @@ class IndexWriter:
             )
             notes.append(spec.note)
         index.state.update(lambda m: m.with_encoder(spec))
+        remember_engine(index.model_source, index.manifest.model, spec)
         encoders.drop_reference()  # checked: the PyTorch model is not needed again
 
     # Deleting

@@ -385,3 +385,8 @@ class EncoderSpec:
         data = asdict(self)
         data["probe"] = [round(x, 7) for x in self.probe]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderSpec:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**{**fields, "probe": tuple(data.get("probe", ()))})

@@ -11,6 +11,10 @@ Entries are built in a temporary folder and renamed into place, under a lock fil
 key, so two processes creating indexes of one model at once export it once. An entry
 that fails to load is deleted and exported again. `$SISEARCH_CACHE_DIR` moves the cache
 (default `$XDG_CACHE_HOME/sisearch`, else `~/.cache/sisearch`); `off` disables it.
+
+Beside the entries folder, `sources/` keeps what creating an index of a model's unchanged files
+decided (model_source.py): the entry, the fingerprint and the engine, so the next index
+of those files takes them from here without loading the model.
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from .cache import cache_root
 from .encoder import ModelFingerprint
 
 ENCODERS = "encoders"
+SOURCES = "sources"
 COMPLETE = "complete"
 
 
@@ -47,6 +53,7 @@ class ExportCache:
 
     def __init__(self, root: Path) -> None:
         self.folder = root / ENCODERS
+        self.sources = root / SOURCES
 
     @classmethod
     def default(cls) -> ExportCache | None:
@@ -87,6 +94,43 @@ class ExportCache:
         except OSError:  # a read-only or full cache never stops an index from being built
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
+
+    def complete(self, key: str, folder: Path) -> None:
+        """Give the entry the files `folder` (fetched from it) gained since, such as the
+        compact tokenizer an export made before that file existed lacks; best effort."""
+        entry = self.entry(key)
+        try:
+            for file in folder.iterdir():
+                if file.is_file() and not (entry / file.name).exists():
+                    link_or_copy(file, entry / file.name)
+        except OSError:
+            pass
+
+    def recall(self, source: str) -> dict[str, Any] | None:
+        """What was recorded for a model source key, None if nothing (or nothing readable)."""
+        try:
+            record = json.loads((self.sources / f"{source}.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def remember(self, source: str, record: dict[str, Any]) -> None:
+        """Record what creating an index from a model source decided; best effort, and
+        atomic (a reader sees the old record or the new one)."""
+        folder = self.sources
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, scratch = tempfile.mkstemp(prefix=f".{source}.", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(record, out)
+            os.replace(scratch, folder / f"{source}.json")
+        except OSError:
+            with suppress(OSError, UnboundLocalError):
+                os.unlink(scratch)
+
+    def forget(self, source: str) -> None:
+        with suppress(OSError):
+            (self.sources / f"{source}.json").unlink()
 
     def discard(self, key: str) -> None:
         shutil.rmtree(self.entry(key), ignore_errors=True)

@@ -323,19 +323,21 @@ class OnnxEncoder(TextEncoder):
         else:
             self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self._pad_id = int(config["pad_id"])
-        self._untruncated: Any = None
         self._workers: ThreadPoolExecutor | None = None
 
     def _full_tokenizer(self) -> Any:
-        """The whole tokenizer, truncating to max_seq_length: loaded on first need (a
-        query's few texts use the compact form), writing the compact form beside it where
-        it is missing."""
+        """The whole tokenizer, untruncated: loaded on first need (a query's few texts use
+        the compact form), writing the compact form beside it where it is missing.
+
+        One tokenizer serves both cutting passages into chunks (untruncated, offsets) and
+        encoding (truncated here, `_truncated_ids`): e5-small's tokenizer.json takes
+        0.8 s to load, which a write paid twice when each had its own."""
         with self._worker_lock:
             if self._tokenizer is None:
                 from tokenizers import Tokenizer
 
                 tokenizer = Tokenizer.from_file(str(self._tokenizer_file))
-                tokenizer.enable_truncation(self.max_seq_length)
+                tokenizer.no_truncation()
                 tokenizer.no_padding()  # batches are padded here, to their own longest text
                 self._tokenizer = tokenizer
                 if self._compact is None:
@@ -353,27 +355,26 @@ class OnnxEncoder(TextEncoder):
 
         from .compact_tokenizer import full_ids
 
-        quick = self._tokenizer is None and self._untruncated is None
-        if quick and self._compact is not None and len(texts) <= QUICK_TEXTS:
+        if self._tokenizer is None and self._compact is not None and len(texts) <= QUICK_TEXTS:
             tokenizer, mapping = self._compact.for_texts(texts)
             tokenizer.enable_truncation(self.max_seq_length)
             tokenizer.no_padding()
             encodings = tokenizer.encode_batch(texts)
             return [full_ids(np.asarray(e.ids, dtype=np.int64), mapping) for e in encodings]
-        return [e.ids for e in self._full_tokenizer().encode_batch(texts)]
+        return self._truncated_ids(texts)
 
-    def _splitter(self) -> Any:
-        """The tokenizer without truncation, for cutting passages into chunks; loaded on
-        first use, since a query never needs it (e5-small's tokenizer.json takes 0.8 s)."""
-        with self._worker_lock:
-            if self._untruncated is None:
-                from tokenizers import Tokenizer
-
-                splitter = Tokenizer.from_file(str(self._tokenizer_file))
-                splitter.no_truncation()
-                splitter.no_padding()
-                self._untruncated = splitter
-            return self._untruncated
+    def _truncated_ids(self, texts: list[str]) -> list[Any]:
+        """What the tokenizer with truncation to max_seq_length would give: the text's
+        tokens cut to leave room for the special tokens, then those added (the steps, in
+        order, of its own truncation; tested equal)."""
+        tokenizer = self._full_tokenizer()
+        room = self.max_seq_length - self._specials
+        ids = []
+        for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
+            if len(encoding.ids) > room:
+                encoding.truncate(room)
+            ids.append(tokenizer.post_process(encoding).ids)
+        return ids
 
     def _load_embeddings(self, folder: Path, name: str) -> None:
         import numpy as np
@@ -394,7 +395,7 @@ class OnnxEncoder(TextEncoder):
     def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
             return []
-        encodings = self._splitter().encode_batch(list(texts), add_special_tokens=False)
+        encodings = self._full_tokenizer().encode_batch(list(texts), add_special_tokens=False)
         return [[tuple(o) for o in e.offsets] for e in encodings]
 
     def _run(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
