@@ -34,6 +34,7 @@ from .core.search import (
 )
 from .core.state import IndexState
 from .core.store import DATABASE_FILE, DocumentStore
+from .core.vector_log import LOG_FILE
 from .core.vectors import AUTO, VECTORS_FILE, VectorIndex, choose_kind
 from .core.writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
 from .documents.corpus import Document
@@ -664,7 +665,7 @@ class Index:
         fingerprint = self.manifest.model
         sizes = {
             name: sum(p.stat().st_size for p in self.path.glob(f"{name}*") if p.is_file())
-            for name in (DATABASE_FILE, VECTORS_FILE)
+            for name in (DATABASE_FILE, VECTORS_FILE, LOG_FILE)
         }
         legacy_passages, pdf_words_repaired = self.store.conversion_counts()
         return {
@@ -695,7 +696,8 @@ class Index:
             "vectors_generation": self.manifest.vectors_generation,
             "created": self.manifest.created,
             "database_bytes": sizes[DATABASE_FILE],
-            "vectors_bytes": sizes[VECTORS_FILE],
+            "vectors_bytes": sizes[VECTORS_FILE] + sizes[LOG_FILE],
+            "vectors_log_rows": self.manifest.log_rows,
         }
 
     def close(self) -> None:

@@ -206,8 +206,45 @@ def test_each_write_saves_the_vocabulary_so_a_query_does_not_read_it(
     (hit,) = reopened.search("galla kotuwa", limit=1, mode="lexical")
     assert hit.transliteration == "ගාල්ල කොටුව"
     monkeypatch.undo()
+    base = (tmp_path / "ix" / "vocabulary.tsv").read_bytes()
     reopened.delete([hit.doc_id])
-    assert "ගාල්ල" not in (tmp_path / "ix" / "vocabulary.tsv").read_text(encoding="utf-8")
+    assert (tmp_path / "ix" / "vocabulary.tsv").read_bytes() == base  # the change appended
+    saved = dict(reopened.state.load_vocabulary(reopened.store.generation))
+    assert "ගාල්ල" not in saved and saved["කොළඹ"] == 2
+    assert sorted(saved.items()) == sorted(reopened.store.vocabulary())
+
+
+def test_vocabulary_changes_chain_fold_and_survive_a_torn_record(
+    tmp_path: Path, tiny_encoder, monkeypatch
+) -> None:
+    from sisearch.core import vocabulary_file
+
+    folder = tmp_path / "ix"
+    index = Index.create(folder, encoder=tiny_encoder)
+    index.add(["කොළඹ වරාය", "ගාල්ල කොටුව"])
+    base = (folder / "vocabulary.tsv").read_bytes()
+    index.add(["කොළඹ නගරය"])
+    index.add(["මහනුවර දළදා මාළිගාව"])
+    assert (folder / "vocabulary.tsv").read_bytes() == base
+    delta = (folder / "vocabulary.delta.tsv").read_text(encoding="utf-8")
+    assert delta.count("# delta ") == 2 and "කොළඹ\t+1" in delta
+
+    def truth() -> list[tuple[str, int]]:
+        return sorted(index.store.vocabulary())
+
+    assert index.state.load_vocabulary(index.store.generation) == truth()
+    with open(folder / "vocabulary.delta.tsv", "a", encoding="utf-8") as f:
+        f.write("# delta 99 100\nකොළඹ\t+5\n")  # a write killed midway: no end line
+    assert index.state.load_vocabulary(index.store.generation) == truth()
+    index.add(["ගාල්ල වරාය"])  # the delta file no longer ends cleanly: rewritten whole
+    assert not (folder / "vocabulary.delta.tsv").exists()
+    assert index.state.load_vocabulary(index.store.generation) == truth()
+    monkeypatch.setattr(vocabulary_file, "MIN_FOLD_BYTES", 0)
+    index.add(["යාපනය"])  # deltas past a tenth of the base: folded into it
+    assert not (folder / "vocabulary.delta.tsv").exists()
+    saved = (folder / "vocabulary.tsv").read_text(encoding="utf-8").splitlines()
+    assert saved[0] == f"# generation {index.store.generation}"
+    assert index.state.load_vocabulary(index.store.generation) == truth()
 
 
 def test_a_write_too_large_to_track_rescans_the_vocabulary(

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from sisearch import Document, Index
 from sisearch.cli import cli
-from sisearch.core.vectors import VECTORS_FILE, VectorIndex
 from sisearch.errors import DocumentNotFound, InvalidQuery
 from sisearch.language.text import normalize
 from tests.conftest import CORPUS
@@ -29,7 +28,7 @@ def consistent(index: Index) -> set[tuple[str, str]]:
     assert chunk_docs == fts == {r[0] for r in rows}
     vectors = index.vectors.fresh()
     assert len(vectors) == index.store.chunk_count()
-    saved = VectorIndex.load(index.path / VECTORS_FILE)
+    saved = index.state.saved_vectors()
     assert len(saved) == len(vectors)
     words = index.state.load_vocabulary(index.store.generation)
     if words is not None:  # updated by each write's difference: must equal a full scan

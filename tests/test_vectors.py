@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from sisearch import Document, Index
 from sisearch.cli import cli
-from sisearch.core.vectors import VECTORS_FILE, VectorIndex, cells_for, choose_kind
+from sisearch.core.vectors import cells_for, choose_kind
 from sisearch.language.text import normalize
 from tests.conftest import CORPUS
 
@@ -84,7 +84,7 @@ def test_delete_and_sync_on_approximate_kinds(tmp_path, tiny_encoder, texts, kin
     index.close()
     reopened = Index.open(tmp_path / "ix")
     assert reopened.info()["documents"] == len(texts) - 200
-    assert len(VectorIndex.load(tmp_path / "ix" / VECTORS_FILE)) == len(texts) - 200
+    assert len(Index.open(tmp_path / "ix").state.saved_vectors()) == len(texts) - 200
     assert reopened.info()["vectors_kind"] == kind
     hits = reopened.search(texts[0], limit=5, mode="dense")
     assert texts[0] not in {h.text for h in hits}
@@ -162,7 +162,7 @@ def test_query_ef_is_per_query_and_never_saved(tmp_path, tiny_encoder, texts) ->
     index.search("ලංකාව", limit=5, mode="dense", ef=4)
     index.add(texts[300:400])
     reopened = Index.open(tmp_path / "ix", encoder=tiny_encoder)
-    graph = faiss.downcast_index(reopened.vectors.fresh()._index.index)
+    graph = faiss.downcast_index(reopened.vectors.fresh().base._index.index)
     assert graph.hnsw.efSearch == 256
     sample = texts[:400:40]
     hits = reopened.search_many(sample, limit=1, mode="dense")

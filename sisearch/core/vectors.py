@@ -239,20 +239,27 @@ class VectorIndex:
         allowed: np.ndarray | None = None,
         nprobe: int | None = None,
         ef: int | None = None,
+        excluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) per query; ids of -1 mark missing results.
 
         With `allowed`, only those ids are considered, inside the search itself, so a
-        filter never shortens the list while enough allowed vectors exist. `nprobe`
-        (IVF cells scanned) and `ef` (HNSW candidate list) trade speed for recall.
+        filter never shortens the list while enough allowed vectors exist; `excluded`
+        ids (removed since the file was saved) are never returned. `nprobe` (IVF cells
+        scanned) and `ef` (HNSW candidate list) trade speed for recall.
         """
         import faiss
 
+        if excluded is not None and len(excluded) and allowed is not None:
+            allowed, excluded = np.setdiff1d(allowed, excluded), None
         k = max(1, min(k, len(self) if allowed is None else len(allowed)))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         selector = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        elif excluded is not None and len(excluded):
+            inner = faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64))
+            selector = faiss.IDSelectorNot(inner)  # `inner` lives until the search returns
         if self.kind == IVF:
             params: Any = faiss.SearchParametersIVF(
                 sel=selector, nprobe=nprobe or faiss.extract_index_ivf(self._index).nprobe

@@ -126,15 +126,15 @@ class IndexWriter:
                 f" `sisearch rebuild --normalize` moves it to {NORMALIZATION_VERSION}"
                 " (re-encoding only the passages that change)"
             )
-        vectors = self.index.vectors.fresh()
+        held = self.index.vectors
+        held.begin_write()
         start_generation = self.store.generation
         try:
             for group in _groups(documents, group_size):
                 ids, embeddings = self._add_group(group, batch_size, result, seen)
                 if self.given_vectors is not None:  # an import: skipped rows' vectors go too
                     self.given_vectors.clear()
-                vectors.add(ids, embeddings)
-                self.index.vectors.mark_current()
+                held.add(ids, embeddings)
                 if progress is not None:
                     progress(len(group))
         finally:
@@ -327,18 +327,15 @@ class IndexWriter:
     def delete_ids(self, doc_ids: Sequence[int]) -> int:
         if not doc_ids:
             return 0
-        vectors = self.index.vectors.fresh()
+        held = self.index.vectors
+        held.begin_write()
         removed = []
         if self._tracking(len(doc_ids)):
             removed = [d.text for d in self.store.get_documents(doc_ids).values()]
         chunk_ids = self.store.delete_documents(doc_ids)
         self._changed(removed=removed)
         try:
-            if vectors.can_remove:
-                vectors.remove(chunk_ids)
-                self.index.vectors.mark_current()
-            else:  # an HNSW graph cannot drop nodes: rebuild it from the stored embeddings
-                self.index.vectors.replace()
+            held.remove(np.asarray(chunk_ids, dtype=np.int64))
         finally:
             self.save_vectors_if_current()
         return len(doc_ids)
@@ -361,20 +358,26 @@ class IndexWriter:
             self.texts_removed.extend(removed)
 
     def save_vocabulary(self, start: int) -> None:
-        """Save the vocabulary after a write: the one saved at generation `start` plus
-        what this write added, less what it removed (milliseconds), or, without one or
-        after a write too large to track, read whole from the keyword table (1.8 s at 1M
-        passages)."""
+        """Save the vocabulary after a write: this write's changes appended to the saved
+        one (milliseconds, see vocabulary_file.py), or the saved one at `start` with them
+        applied, rewritten whole; without one, or after a write too large to track, read
+        whole from the keyword table (1.8 s at 1M passages)."""
         state, generation = self.index.state, self.store.generation
+        if self.texts_added is None or self.texts_removed is None:
+            state.save_vocabulary(generation, self.store.vocabulary())
+            return
+        changes = dict(self.store.term_counts(self.texts_added))
+        for word, count in self.store.term_counts(self.texts_removed).items():
+            changes[word] = changes.get(word, 0) - count
+        if state.append_vocabulary(start, generation, changes):
+            return
         saved = state.load_vocabulary(start)
-        if saved is None or self.texts_added is None or self.texts_removed is None:
+        if saved is None:
             state.save_vocabulary(generation, self.store.vocabulary())
             return
         counts = dict(saved)
-        for word, count in self.store.term_counts(self.texts_added).items():
-            counts[word] = counts.get(word, 0) + count
-        for word, count in self.store.term_counts(self.texts_removed).items():
-            counts[word] = counts.get(word, 0) - count
+        for word, change in changes.items():
+            counts[word] = counts.get(word, 0) + change
         state.save_vocabulary(generation, sorted((w, c) for w, c in counts.items() if c > 0))
 
     # The vector file
@@ -387,16 +390,17 @@ class IndexWriter:
         """Switch the vector index's kind when growth calls for it (auto: exact to IVF), and
         warn when an IVF index has outgrown the data its cells were trained on."""
         held = self.index.vectors
-        vectors = held.current()
-        if vectors is None:
+        shape = held.kind()
+        if shape is None:
             return
+        kind, trained_on = shape
         count = self.store.chunk_count()
-        if choose_kind(self.index.manifest.index_type, count) != vectors.kind:
+        if choose_kind(self.index.manifest.index_type, count) != kind:
             held.replace()
-        elif vectors.kind == IVF and count > RETRAIN_GROWTH * vectors.trained_on:
+        elif kind == IVF and count > RETRAIN_GROWTH * trained_on:
             result.notes.append(
                 f"the index has {count} vectors, over {RETRAIN_GROWTH}x the"
-                f" {vectors.trained_on} its IVF cells were trained on; run"
+                f" {trained_on} its IVF cells were trained on; run"
                 " `sisearch rebuild` to retrain them (no re-encoding)"
             )
 
