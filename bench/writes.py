@@ -21,6 +21,7 @@ log) by setting the log's limit to 0 rows. Run it alone: two cores are shared.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -50,12 +51,13 @@ def model() -> str:
 
 
 def vocabulary() -> tuple[list[str], list[float]]:
-    """Distinct words (sample-corpus words with Sinhala endings) and Zipf-like weights."""
+    """Distinct words (sample-corpus words with Sinhala endings) and their cumulative
+    Zipf-like weights."""
     endings = ["", "ය", "යි", "ට", "ගේ", "වල", "ක්", "න්", "ෙන්", "ේ", "ා", "ී", "ු", "ම", "ද"]
     endings += [a + b for a in ("ක", "ග", "ම", "ල", "ව", "ස", "ත", "න") for b in ("ා", "ි", "ේ", "ෝ")]
     words = sorted({w + e + t for w in corpus_words() for e in endings for t in ("", "ත්", "ම")})
     random.Random(0).shuffle(words)
-    return words, [1.0 / (rank + 10) for rank in range(len(words))]
+    return words, list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(words))))
 
 
 def built(count: int, model_dir: str) -> Path:
@@ -80,7 +82,7 @@ def built(count: int, model_dir: str) -> Path:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             documents = []
             for i in range(size):
-                text = " ".join(picker.choices(words, weights, k=picker.randint(8, 20)))
+                text = " ".join(picker.choices(words, cum_weights=weights, k=picker.randint(8, 20)))
                 digest = content_hash(text)
                 chunk = NewChunk(0, len(text), digest, vectors[i])
                 documents.append(NewDocument(text, "synthetic", start + i + 1, {}, digest, [chunk]))
@@ -92,7 +94,7 @@ def built(count: int, model_dir: str) -> Path:
 
 def new_passages(words: list[str], weights: list[float], rng: random.Random) -> list[str]:
     return [
-        " ".join(rng.choices(words, weights, k=rng.randint(8, 20))) + f" {rng.random()}"
+        " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(8, 20))) + f" {rng.random()}"
         for _ in "abc"
     ]
 
