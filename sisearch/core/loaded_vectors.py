@@ -17,13 +17,12 @@ import threading
 
 import numpy as np
 
-from ..errors import IndexCorrupt
 from .locking import WriterLock
 from .manifest import Manifest
 from .segments import SegmentedVectors
-from .state import IndexState, chained
+from .state import IndexState
 from .store import DocumentStore
-from .vector_log import LogUnreadable, PendingChanges, log_intact, read_records
+from .vector_log import LogUnreadable, PendingChanges, log_intact
 from .vectors import IVF, VECTORS_FILE, VectorIndex, choose_kind
 
 # IVF cells are trained on up to this many stored embeddings (FAISS wants 39+ per cell).
@@ -195,33 +194,14 @@ class LoadedVectors:
         if pending is None and isinstance(held, VectorIndex) and self._generation == generation:
             return held
         start = pending.start if pending is not None else generation
-        vectors = self._saved_whole(start)
-        if vectors is not None and pending is not None:
-            vectors = _applied_in_place(vectors, [pending.record(self.dim)])
+        saved = self.state.load_vectors(self.state.read(), start, -1, mmap=False)
+        if saved is not None and pending is not None:
+            saved = saved.applied([pending.record(self.dim)], saved.log_offset)
+        vectors = saved.materialized() if saved is not None else None
         if vectors is None or len(vectors) != self.store.chunk_count():
             vectors = self.build_from_store()
         self._vectors, self._generation = vectors, generation
         return vectors
-
-    def _saved_whole(self, generation: int) -> VectorIndex | None:
-        """The vector file with the log applied in place, if they hold `generation`."""
-        manifest = self.state.read()
-        file = self.state.path / VECTORS_FILE
-        if manifest.vectors_generation != generation or not file.exists():
-            return None
-        try:
-            vectors = VectorIndex.load(file, False, manifest.trained_on)
-            if not manifest.vectors_token:
-                return vectors
-            token = self.state.token(manifest)
-            header, records = read_records(
-                self.state.path, token, vectors.dim, 0, manifest.log_bytes
-            )
-        except (IndexCorrupt, LogUnreadable):
-            return None
-        if not chained(records, header.base_generation, generation):
-            return None
-        return _applied_in_place(vectors, records)
 
     def build_from_store(self) -> VectorIndex:
         """A vector index of the kind the index's size calls for, from the stored embeddings."""
@@ -252,15 +232,3 @@ class LoadedVectors:
             self.rebuilt_in_memory = True
         self._vectors, self._generation = vectors, generation
         return vectors
-
-
-def _applied_in_place(vectors: VectorIndex, records: list) -> VectorIndex | None:
-    """`vectors` with the records' removals and additions applied in place; None where a
-    removal cannot be (an HNSW graph): the caller rebuilds."""
-    for record in records:
-        if len(record.removed):
-            if not vectors.can_remove:
-                return None
-            vectors.remove(record.removed)
-        vectors.add(record.added_ids, record.added)
-    return vectors

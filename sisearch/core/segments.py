@@ -62,6 +62,17 @@ class SegmentedVectors:
             self.base, tail_ids, tail, removed, log_offset, self.token, base_removed
         )
 
+    def materialized(self) -> VectorIndex | None:
+        """The base with the removals and the tail applied in place: one whole VectorIndex
+        (for a writer; the base must not be shared, nor memory-mapped, and this view is
+        spent after). None where the base cannot drop vectors (an HNSW graph)."""
+        if len(self.removed):
+            if not self.base.can_remove:
+                return None
+            self.base.remove(self.removed)
+        self.base.add(self.tail_ids, self.tail)
+        return self.base
+
     # What callers read of a VectorIndex
 
     @property
@@ -71,14 +82,6 @@ class SegmentedVectors:
     @property
     def trained_on(self) -> int:
         return self.base.trained_on
-
-    @property
-    def nprobe(self) -> int:
-        return self.base.nprobe
-
-    @property
-    def cells(self) -> int:
-        return self.base.cells
 
     @property
     def dim(self) -> int:
