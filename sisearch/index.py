@@ -36,11 +36,16 @@ from .core.state import IndexState
 from .core.store import DATABASE_FILE, DocumentStore
 from .core.vector_log import LOG_FILE
 from .core.vectors import AUTO, VECTORS_FILE, VectorIndex, choose_kind
-from .core.writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
-from .documents.corpus import Document
 from .encoders.encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .encoders.known_models import default_model, install, missing_default
-from .encoders.onnx import ENGINES, PRECISIONS, OnnxEncoder, build_engine
+from .encoders.onnx import (
+    ENGINES,
+    PRECISIONS,
+    OnnxEncoder,
+    build_engine,
+    export_unchanged,
+    with_export_files,
+)
 from .encoders.recorded import model_source, recall_engine, remember_engine
 from .encoders.slot import EncoderSlot
 from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
@@ -57,6 +62,8 @@ from .language.text import (
 )
 
 if TYPE_CHECKING:
+    from .core.writer import AddResult, IndexWriter, NormalizeResult, ProgressCallback
+    from .documents.corpus import Document
     from .documents.reading import ReadReport
 
 ENCODER_FOLDER = "encoder"
@@ -194,6 +201,7 @@ class Index:
                     engine_held, spec = cls._choose_engine(
                         path, reference, fingerprint, precision, engine
                     )
+                spec = with_export_files(spec, path / ENCODER_FOLDER)
                 manifest = cls._write_empty(path, lock, fingerprint, spec, index_type, compress)
         except BaseException:  # an export failed hard or Ctrl-C: no half-made index stays
             if made:
@@ -322,7 +330,8 @@ class Index:
                 fingerprint.query_prompt,
                 fingerprint.document_prompt,
             )
-            _check_probe(spec.probe, engine.probe(), self.path)
+            if not export_unchanged(spec, self.path / ENCODER_FOLDER):
+                _check_probe(spec.probe, engine.probe(), self.path)
             self.encoders.hold(engine, self.encoders.reference)
         else:
             reference = self._checked_reference()
@@ -357,6 +366,7 @@ class Index:
                 self.manifest.encoder.precision,
                 refresh=True,
             )
+            spec = with_export_files(spec, self.path / ENCODER_FOLDER)
             writer.check_encoder_kind(spec.engine, spec.note)
             self.state.update(lambda m: m.with_encoder(spec))
             self.encoders.hold(engine, reference)
@@ -367,6 +377,8 @@ class Index:
     @contextmanager
     def _writing(self) -> Iterator[IndexWriter]:
         """The writer lock, a fresh manifest, an upgraded schema and migrated sources."""
+        from .core.writer import IndexWriter
+
         with self._lock:
             self.state.read()
             self.store.upgrade()

@@ -254,3 +254,20 @@ def test_python_m_sisearch(tmp_path) -> None:
         [sys.executable, "-m", "sisearch", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "sisearch, version 0.1.0"
+
+
+def test_a_reader_that_stops_early_ends_the_query_quietly(run, tiny_model, tmp_path) -> None:
+    """`sisearch query ... | head`: no error line when the reader closes the pipe."""
+    corpus = tmp_path / "many.txt"
+    corpus.write_text("".join(f"ලංකාව {n}\n" for n in range(3000)), encoding="utf-8")
+    assert run("index", str(corpus), "--model", tiny_model, "-q").exit_code == 0
+    command = [sys.executable, "-m", "sisearch", "query", "ලංකාව", "-k", "3000", "--json"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(10)
+    process.stdout.close()  # far less than the answer, which fills the pipe
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert errors == ""

@@ -17,7 +17,10 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def commands(group: click.Group, prefix: str = "sisearch") -> dict[str, click.Command]:
     found: dict[str, click.Command] = {}
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, f"{prefix} {name} is listed but no module defines it"
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
             found.update(commands(command, path))

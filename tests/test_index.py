@@ -204,6 +204,34 @@ def test_model_folder_changed_since_indexing(tmp_path: Path, tiny_model, other_t
         Index.open(tmp_path / "ix", model=str(folder))
 
 
+def test_an_unchanged_export_is_not_probed_and_a_replaced_one_is_refused(
+    tmp_path: Path, tiny_model, other_tiny_model, monkeypatch
+):
+    """Opening an index compares its export's files with the signature recorded when it was
+    probed: the same files skip the probe encoding; another model's export is caught."""
+    import shutil
+
+    from sisearch.encoders.onnx import OnnxEncoder
+
+    index = Index.create(tmp_path / "a", model=tiny_model)
+    index.add(["ලංකාව", "කොළඹ"])
+    expected = index.search("ලංකාව", mode="dense")
+    assert index.manifest.encoder.export_files
+    index.close()
+    Index.create(tmp_path / "b", model=other_tiny_model).close()
+
+    def no_probe(self):
+        raise AssertionError("the probe ran for an unchanged export")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(OnnxEncoder, "probe", no_probe)
+        assert Index.open(tmp_path / "a").search("ලංකාව", mode="dense") == expected
+    shutil.rmtree(tmp_path / "a" / "encoder")
+    shutil.copytree(tmp_path / "b" / "encoder", tmp_path / "a" / "encoder")
+    with pytest.raises(ModelMismatch, match="no longer reproduces"):
+        Index.open(tmp_path / "a").search("ලංකාව", mode="dense")
+
+
 def test_pytorch_index_detects_a_changed_model_folder(
     tmp_path: Path, tiny_model, other_tiny_model, monkeypatch
 ):

@@ -6,7 +6,6 @@ SISEARCH_DEBUG is set. Each command is a thin wrapper over the library: options 
 by several commands are decorators (`options`), what they print lives in `output`.
 """
 
-from . import indexing, inspecting, models, quality, searching, serving  # noqa: F401
 from .main import cli, main
 
 __all__ = ["cli", "main"]

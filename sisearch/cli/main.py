@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from importlib import import_module
 from typing import Any
 
 import click
@@ -10,9 +12,36 @@ import click
 from .. import __version__
 from ..errors import IndexNotFound, OptionConflict, SisearchError
 
+# The module defining each command: it is imported only when its command runs (or for
+# the command list), so `sisearch query` loads no document reader, writer or server.
+COMMAND_MODULES = {
+    "index": "indexing",
+    "import": "indexing",
+    "encode": "indexing",
+    "export": "indexing",
+    "delete": "indexing",
+    "rebuild": "indexing",
+    "query": "searching",
+    "info": "inspecting",
+    "list": "inspecting",
+    "model": "models",
+    "eval": "quality",
+    "train": "quality",
+    "serve": "serving",
+}
+
 
 class SisearchGroup(click.Group):
-    """Turns library errors and interrupts into one line and an exit code."""
+    """Loads a command's module when it is asked for; turns library errors and interrupts
+    into one line and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            import_module(f"{__package__}.{COMMAND_MODULES[name]}")
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -32,6 +61,13 @@ class SisearchGroup(click.Group):
                 err=True,
             )
             ctx.exit(130)
+        except BrokenPipeError:
+            # What reads the output has stopped (`sisearch query ... | head`): stop quietly,
+            # as other shell tools do. Python would flush stdout again at exit, so it is
+            # pointed at /dev/null first.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(141)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import click
 
-from ..documents import LEGACY_FONTS, OCR_MODES, SPLITS, ReadOptions
 from ..errors import InvalidIndexName
 from ..names import validate_index_name
 
@@ -51,7 +50,9 @@ def index_dir_option(command: F) -> F:
 
 def reading_options(command: F) -> F:
     """How corpus paths are read (--text-field, --split, --legacy-font, --glob, --exclude, --ocr),
-    shared by index and encode; the command gets them as one `options: ReadOptions`."""
+    shared by index and encode; the command gets them as one `options: ReadOptions`.
+    The readers are imported here, not at the top: `sisearch query` needs none of them."""
+    from ..documents import LEGACY_FONTS, OCR_MODES, SPLITS, ReadOptions
 
     @functools.wraps(command)
     def with_options(

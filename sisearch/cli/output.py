@@ -7,18 +7,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..documents import ReadReport
 from ..documents.corpus import STDIN
-from ..documents.ocr import pages_reported_to
 from ..hit_view import view_of, words_to_mark
-from ..index import AddResult, Hit, Index
+from ..index import Hit, Index
+
+if TYPE_CHECKING:
+    from ..core.writer import AddResult
+    from ..documents import ReadReport
 
 TABLE_SNIPPET_CHARS = 240  # a terminal line or three of a long passage
 
@@ -163,6 +165,8 @@ def ocr_progress(quiet: bool) -> Iterator[None]:
 
     def echo(label: str, page: int, pages: int) -> None:
         click.echo(f"{label}: page {page} of {pages} read by OCR", err=True)
+
+    from ..documents.ocr import pages_reported_to
 
     with pages_reported_to(echo):
         yield

@@ -46,8 +46,6 @@ def _sqlite_utils_without_pandas() -> Any:
     return sqlite_utils
 
 
-sqlite_utils = _sqlite_utils_without_pandas()
-
 SCHEMA_VERSION = 3
 _NO_ORIGIN_COLUMN = "<no origin column>"
 DATABASE_FILE = "documents.db"
@@ -106,7 +104,7 @@ class DocumentStore:
         self.dim = dim
         # One connection per thread (a server searches from several), all closed by close().
         self._local = threading.local()
-        self._connections: list[sqlite_utils.Database] = []
+        self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         try:
             version = self.schema_version
@@ -118,21 +116,34 @@ class DocumentStore:
             )
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's connection, opened on first use."""
+    def _sql(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use; reads go through it directly."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = _connect(self.path)
+            connection.execute("PRAGMA busy_timeout = 10000")
+            connection.execute("PRAGMA foreign_keys = ON")
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    @property
+    def db(self) -> Any:
+        """This thread's connection wrapped by sqlite-utils, for writes (its transactions).
+
+        Only writers import sqlite-utils: its import and plugin scan cost a cold query
+        about 80 ms of its 0.5 s. Plugins are not run: sisearch registers no SQL functions.
+        """
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite_utils.Database(_connect(self.path))
-            db.execute("PRAGMA busy_timeout = 10000")
-            db.execute("PRAGMA foreign_keys = ON")
+            db = _sqlite_utils_without_pandas().Database(self._sql, execute_plugins=False)
             self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
         return db
 
     @property
     def schema_version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._sql.execute("PRAGMA user_version").fetchone()[0])
 
     @property
     def needs_upgrade(self) -> bool:
@@ -248,14 +259,14 @@ class DocumentStore:
     @property
     def generation(self) -> int:
         """Number of committed writes; the FAISS file must have been built at the same one."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        row = self._sql.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0])
 
     def document_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        return self._sql.execute("SELECT count(*) FROM documents").fetchone()[0]
 
     def chunk_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return self._sql.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
     def known_documents(
         self, keys: Iterable[tuple[str, str]]
@@ -266,7 +277,7 @@ class DocumentStore:
         for part in _batches(keys, 400):
             clause = " OR ".join(["(source = ? AND content_hash = ?)"] * len(part))
             args = [value for key in part for value in key]
-            rows = self.db.execute(
+            rows = self._sql.execute(
                 f"SELECT source, content_hash, id, line FROM documents WHERE {clause}", args
             )
             found.update(
@@ -283,7 +294,7 @@ class DocumentStore:
 
     def documents_of_source(self, source: str) -> list[tuple[int, str]]:
         """(id, content_hash) of every document read from `source`."""
-        return self.db.execute(
+        return self._sql.execute(
             "SELECT id, content_hash FROM documents WHERE source = ? ORDER BY id", [source]
         ).fetchall()
 
@@ -313,7 +324,7 @@ class DocumentStore:
         found: dict[str, np.ndarray] = {}
         for part in _batches(sorted(set(hashes)), 900):
             marks = ",".join("?" * len(part))
-            rows = self.db.execute(
+            rows = self._sql.execute(
                 f"SELECT content_hash, embedding FROM chunks WHERE content_hash IN ({marks})"
                 " GROUP BY content_hash",
                 part,
@@ -380,7 +391,7 @@ class DocumentStore:
         """All (chunk ids, vectors) in id order, a batch at a time, to rebuild the vector index."""
         last = -1
         while True:
-            rows = self.db.execute(
+            rows = self._sql.execute(
                 "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [last, batch]
             ).fetchall()
             if not rows:
@@ -394,7 +405,7 @@ class DocumentStore:
         """About `rows` embeddings spread evenly over the store, to train IVF cells on."""
         total = self.chunk_count()
         step = max(1, total // max(rows, 1))
-        blobs = self.db.execute(
+        blobs = self._sql.execute(
             "SELECT embedding FROM chunks WHERE id % ? = 0 LIMIT ?", [step, rows]
         ).fetchall()
         if not blobs:
@@ -407,7 +418,7 @@ class DocumentStore:
         blobs: list[bytes] = []
         for part in _batches(_ints(chunk_ids), 900):
             marks = ",".join("?" * len(part))
-            for chunk_id, blob in self.db.execute(
+            for chunk_id, blob in self._sql.execute(
                 f"SELECT id, embedding FROM chunks WHERE id IN ({marks})", part
             ):
                 ids.append(chunk_id)
@@ -420,7 +431,7 @@ class DocumentStore:
         blobs: dict[int, list[bytes]] = {}
         for part in _batches(_ints(doc_ids), 900):
             marks = ",".join("?" * len(part))
-            rows = self.db.execute(
+            rows = self._sql.execute(
                 f"SELECT doc_id, embedding FROM chunks WHERE doc_id IN ({marks})", part
             )
             for doc_id, blob in rows:
@@ -435,7 +446,7 @@ class DocumentStore:
         mapping: dict[int, int] = {}
         for part in _batches(_ints(chunk_ids), 900):
             marks = ",".join("?" * len(part))
-            rows = self.db.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part)
+            rows = self._sql.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part)
             mapping.update(rows)
         return mapping
 
@@ -444,7 +455,7 @@ class DocumentStore:
         found: dict[int, StoredDocument] = {}
         for part in _batches(_ints(doc_ids), 900):
             marks = ",".join("?" * len(part))
-            rows = self.db.execute(
+            rows = self._sql.execute(
                 f"SELECT id, text, source, line, metadata, {self._origin_sql} FROM documents"
                 f" WHERE id IN ({marks})",
                 part,
@@ -481,7 +492,7 @@ class DocumentStore:
             )
             params = [match, *where_params, limit]
         try:
-            rows = self.db.execute(sql, params).fetchall()
+            rows = self._sql.execute(sql, params).fetchall()
         except sqlite3.OperationalError as e:
             raise InvalidQuery(f"invalid full-text query {match!r} ({e})") from None
         return [(int(doc_id), float(score)) for doc_id, score in rows]
@@ -494,7 +505,7 @@ class DocumentStore:
         found: set[int] = set()
         for part in _batches(_ints(doc_ids), 900):
             marks = ",".join("?" * len(part))
-            rows = self.db.execute(
+            rows = self._sql.execute(
                 "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?"
                 f" AND rowid IN ({marks})",
                 [match, *part],
@@ -505,7 +516,7 @@ class DocumentStore:
     def chunk_ids_where(self, where: Filter) -> np.ndarray:
         """Ids of the chunks of documents that pass the filter."""
         clause, params = where.sql(origin=self._origin_column)
-        rows = self.db.execute(
+        rows = self._sql.execute(
             "SELECT chunks.id FROM chunks JOIN documents ON documents.id = chunks.doc_id"
             f" WHERE {clause}",
             params,
@@ -515,7 +526,7 @@ class DocumentStore:
     def iter_documents(self, batch: int = 2000) -> Iterator[tuple[int, str, str, int | None, dict]]:
         """(id, text, source, line, metadata) of every document in id order, a batch at a time."""
         last = -1
-        while rows := self.db.execute(
+        while rows := self._sql.execute(
             "SELECT id, text, source, line, metadata FROM documents WHERE id > ? ORDER BY id"
             " LIMIT ?",
             [last, batch],
@@ -529,7 +540,7 @@ class DocumentStore:
         text, source, line, metadata JSON, document hash, position, start, end, chunk hash,
         float32 embedding, origin JSON)."""
         last = (-1, -1)
-        while rows := self.db.execute(
+        while rows := self._sql.execute(
             "SELECT d.id, d.text, d.source, d.line, d.metadata, d.content_hash, c.position,"
             f" c.start, c.end, c.content_hash, c.embedding, {self._origin_sql}"
             " FROM chunks c JOIN documents d"
@@ -565,7 +576,7 @@ class DocumentStore:
             return []
         return [
             row[0]
-            for row in self.db.execute(
+            for row in self._sql.execute(
                 "SELECT DISTINCT source FROM documents WHERE source NOT LIKE '/%'"
             )
         ]
@@ -578,7 +589,7 @@ class DocumentStore:
         """Ids of documents of `source` whose text `other` holds too (a file read twice)."""
         return [
             row[0]
-            for row in self.db.execute(
+            for row in self._sql.execute(
                 "SELECT a.id FROM documents a JOIN documents b"
                 " ON b.source = ? AND b.content_hash = a.content_hash WHERE a.source = ?",
                 [other, source],
@@ -590,7 +601,7 @@ class DocumentStore:
             self.db.execute("UPDATE documents SET source = ? WHERE source = ?", [new, old])
 
     def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        row = self._sql.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return None if row is None else str(row[0])
 
     def vocabulary(self) -> list[tuple[str, int]]:
@@ -599,7 +610,7 @@ class DocumentStore:
         if not self.has_keyword_table:
             return []
         self._vocabulary_table()
-        return self.db.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
+        return self._sql.execute("SELECT term, doc FROM temp.documents_vocabulary").fetchall()
 
     def held_terms(self, terms: Sequence[str]) -> set[str]:
         """Which of `terms` (lexical keys) the keyword table holds; a look-up per term."""
@@ -608,10 +619,10 @@ class DocumentStore:
         self._vocabulary_table()
         marks = ", ".join("?" * len(terms))
         sql = f"SELECT term FROM temp.documents_vocabulary WHERE term IN ({marks})"
-        return {row[0] for row in self.db.execute(sql, list(terms))}
+        return {row[0] for row in self._sql.execute(sql, list(terms))}
 
     def _vocabulary_table(self) -> None:
-        self.db.execute(
+        self._sql.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.documents_vocabulary"
             " USING fts5vocab(main, documents_fts, row)"
         )
@@ -644,7 +655,7 @@ class DocumentStore:
         """(passages converted from a legacy font, PDF words the repair changed), as the
         readers recorded them in each document's origin."""
         column = self._origin_column
-        legacy, repaired = self.db.execute(
+        legacy, repaired = self._sql.execute(
             f"SELECT count(json_extract({column}, '$.legacy_font')),"
             f" coalesce(sum(json_extract({column}, '$.repaired_words')), 0)"
             f" FROM documents WHERE {column} != '{{}}'"
@@ -653,14 +664,14 @@ class DocumentStore:
 
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its document count."""
-        return self.db.execute(
+        return self._sql.execute(
             "SELECT source, count(*) FROM documents GROUP BY source ORDER BY source"
         ).fetchall()
 
     def close(self) -> None:
         with self._connections_lock:
-            for db in self._connections:
-                db.close()
+            for connection in self._connections:
+                connection.close()
             self._connections.clear()
         self._local = threading.local()
 

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..documents.corpus import STDIN_SOURCE, Document, source_name
-from ..encoders.onnx import MIN_COSINE, MIN_MEAN_COSINE, agreement, build_engine
+from ..encoders.onnx import (
+    MIN_COSINE,
+    MIN_MEAN_COSINE,
+    agreement,
+    build_engine,
+    with_export_files,
+)
 from ..encoders.recorded import remember_engine
 from ..errors import CorpusError, DocumentNotFound, IndexCorrupt, InvalidQuery
 from ..language.text import (
@@ -303,6 +309,7 @@ class IndexWriter:
                 f" (mean cosine {mean:.4f}, minimum {low:.4f}); using fp32",
             )
             notes.append(spec.note)
+        spec = with_export_files(spec, index.path / index.encoder_folder)
         index.state.update(lambda m: m.with_encoder(spec))
         remember_engine(index.model_source, index.manifest.model, spec)
         encoders.drop_reference()  # checked: the PyTorch model is not needed again

@@ -372,7 +372,9 @@ class EncoderSpec:
 
     `probe` is this engine's embedding of the probe sentence; an ONNX export that no
     longer reproduces it has been replaced or damaged. `agreement` is the mean cosine
-    to PyTorch fp32 measured when the engine was chosen.
+    to PyTorch fp32 measured when the engine was chosen. `export_files` is the signature
+    of the index's export folder (sizes and sampled bytes) when it was recorded: an
+    export that still has it is the one probed, and opening it skips the probe.
     """
 
     engine: str = "torch"
@@ -380,6 +382,7 @@ class EncoderSpec:
     probe: tuple[float, ...] = ()
     agreement: float = 1.0
     note: str = ""
+    export_files: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

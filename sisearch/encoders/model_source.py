@@ -65,10 +65,10 @@ def model_folder(model: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
-def folder_signature(folder: Path) -> str | None:
-    """A digest of every file's relative path, size, modification time and sampled
-    bytes (links followed, as the loader follows them); None for an unreadable or huge
-    folder."""
+def folder_signature(folder: Path, times: bool = True) -> str | None:
+    """A digest of every file's relative path, size, modification time (unless `times`
+    is False: the same files copied elsewhere keep their digest) and sampled bytes (links
+    followed, as the loader follows them); None for an unreadable or huge folder."""
     entries: list[tuple[str, int, int, str]] = []
     pending = [folder]
     try:
@@ -82,7 +82,7 @@ def folder_signature(folder: Path) -> str | None:
                 stat = entry.stat()
                 name = os.path.relpath(entry.path, folder)
                 sample = sampled_digest(entry.path, stat.st_size)
-                entries.append((name, stat.st_size, stat.st_mtime_ns, sample))
+                entries.append((name, stat.st_size, stat.st_mtime_ns if times else 0, sample))
                 if len(entries) > MAX_FILES:
                     return None
     except OSError:

@@ -32,6 +32,7 @@ from ..errors import ModelLoadError
 from ..language.text import normalize
 from .encoder import EncoderSpec, TextEncoder
 from .export_cache import ExportCache, entry_key
+from .model_source import folder_signature
 
 if TYPE_CHECKING:
     import numpy as np
@@ -481,6 +482,20 @@ CHECK_SENTENCES = [
 ]
 MIN_MEAN_COSINE = 0.99
 MIN_COSINE = 0.98
+
+
+def with_export_files(spec: EncoderSpec, folder: Path) -> EncoderSpec:
+    """`spec` with the signature of the export in `folder` it was probed on (an ONNX
+    spec; a PyTorch one as it is)."""
+    if spec.engine != "onnx":
+        return spec
+    return replace(spec, export_files=folder_signature(folder, times=False) or "")
+
+
+def export_unchanged(spec: EncoderSpec, folder: Path) -> bool:
+    """Whether `folder` still holds the very files `spec` was probed on, so opening it need
+    not encode the probe again (about 40 ms of a 0.5 s cold query)."""
+    return bool(spec.export_files) and folder_signature(folder, times=False) == spec.export_files
 
 
 def _compact_of(folder: Path) -> CompactUnigram | None:
