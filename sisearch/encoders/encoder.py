@@ -177,6 +177,10 @@ class TextEncoder:
             self.dim,
         )
 
+    def prepare_for_serving(self) -> None:
+        """Get ready to answer many queries in a long-lived process (a server): nothing
+        here; the ONNX engine loads what a one-off query does without."""
+
     def probe(self) -> np.ndarray:
         """This encoder's embedding of the fixed probe sentence."""
         return self.encode_documents([PROBE_TEXT])[0]

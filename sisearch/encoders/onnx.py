@@ -325,6 +325,8 @@ class OnnxEncoder(TextEncoder):
             self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self._pad_id = int(config["pad_id"])
         self._workers: ThreadPoolExecutor | None = None
+        self._running = 0
+        self._running_lock = threading.Lock()
 
     def _full_tokenizer(self) -> Any:
         """The whole tokenizer, untruncated: loaded on first need (a query's few texts use
@@ -423,14 +425,38 @@ class OnnxEncoder(TextEncoder):
                 mask[row, : lengths[start + row]] = 1
             out[start:end] = session.run(None, self._inputs(ids, mask))[0]
 
-        workers = self._worker_pool() if len(batches) > 1 else None
-        if workers is None:
-            for batch in batches:
-                embed(batch, self._session)
-        else:
-            list(workers.map(lambda batch: embed(batch, _local.session), batches))
+        with self._counted() as crowded:
+            workers = self._worker_pool() if len(batches) > 1 or crowded else None
+            if workers is None:
+                for batch in batches:
+                    embed(batch, self._session)
+            else:
+                list(workers.map(lambda batch: embed(batch, _local.session), batches))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+    @contextmanager
+    def _counted(self) -> Iterator[bool]:
+        """Count this run while it lasts; yields whether another was already running.
+
+        Runs that overlap (a server's concurrent queries) go to the one-thread worker
+        sessions: measured here with the base-size model, two one-thread sessions side by
+        side answered 1.33x the queries a second of one two-thread session used by one
+        thread (and 1.44x that session shared by two threads), with the very same bits.
+        A lone query keeps both cores."""
+        with self._running_lock:
+            crowded = self._running > 0
+            self._running += 1
+        try:
+            yield crowded
+        finally:
+            with self._running_lock:
+                self._running -= 1
+
+    def prepare_for_serving(self) -> None:
+        """Load the whole tokenizer: a compact one built per query (10-25 ms with
+        e5-small) pays off only in a process that answers a query or two."""
+        self._full_tokenizer()
 
     def _worker_pool(self) -> ThreadPoolExecutor | None:
         """Threads with a session each (one thread per core), for texts of several batches:

@@ -22,9 +22,12 @@ class IndexRegistry:
         self.index_dir = Path(index_dir)
         self._open: dict[str, Index] = {}
         self._lock = threading.Lock()
-        # As many searches at once as cores: one query's encoding already uses every core,
-        # and more at once only fight over them (bench/RESULTS.md).
-        self._searching = threading.BoundedSemaphore(os.cpu_count() or 1)
+        # Searches at once: overlapping encodes queue for the encoder's one-thread sessions
+        # (one a core), so more searches than cores only let the SQLite and fusion work of
+        # some run beside the encoding of others. With one search a core the server
+        # answered 0.86x the in-process single-thread rate at 16 clients; with four a core,
+        # 1.42x (bench/serve.py). Beyond this, requests wait here.
+        self._searching = threading.BoundedSemaphore(4 * (os.cpu_count() or 1))
 
     def names(self) -> list[str]:
         return [folder.name for folder in index_folders(self.index_dir)]
@@ -38,6 +41,7 @@ class IndexRegistry:
                 if not Index.exists(location):
                     raise IndexNotFound(f"No index named {name!r}")
                 index = self._open[name] = Index.open(location)
+                threading.Thread(target=_prepare, args=(index,), daemon=True).start()
             return index
 
     def search(
@@ -78,3 +82,13 @@ class IndexRegistry:
             for index in self._open.values():
                 index.close()
             self._open.clear()
+
+
+def _prepare(index: Index) -> None:
+    """Load what many queries need and one query does without (e5-small's whole tokenizer,
+    0.8 s), off the request threads: queries answered meanwhile do without it. A failure
+    here is left for the first query to report."""
+    try:
+        index.encoder.prepare_for_serving()
+    except Exception:  # the first query that needs the encoder reports it
+        return
