@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from ..documents.corpus import STDIN
 from ..hit_view import view_of, words_to_mark
 from ..index import Hit, Index
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from ..core.writer import AddResult
     from ..documents import ReadReport
 
@@ -27,13 +28,19 @@ TABLE_SNIPPET_CHARS = 240  # a terminal line or three of a long passage
 
 def console(stderr: bool = False, soft_wrap: bool = False) -> Console:
     """A console that prints user text as it is: no markup, emoji codes or highlighting
-    (a query "[bold]x" or a file "report[v2].txt" must show as typed)."""
+    (a query "[bold]x" or a file "report[v2].txt" must show as typed). Rich is imported
+    here, not at the top: `query --json` prints without it (about 50 ms of a cold query)."""
+    from rich.console import Console
+
     return Console(stderr=stderr, soft_wrap=soft_wrap, markup=False, emoji=False, highlight=False)
 
 
 def hits_table(query: str, hits: list[Hit], mode: str, searched: str | None) -> Table:
     """Hits as a table, under the query and what it was searched as (a romanized reading);
     the query's words are highlighted whole, long texts cut to a snippet."""
+    from rich.table import Table
+    from rich.text import Text
+
     title = Text(query if searched is None else f"{query}\nsearched: {searched}")
     table = Table(title=title, title_justify="left", expand=True)
     table.add_column("#", justify="right")
@@ -138,6 +145,7 @@ def progress_bar(label: str, total: int | None, quiet: bool) -> Iterator[Callabl
         TextColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
 
     class PassagesPerSecond(ProgressColumn):
         def render(self, task: Any) -> Text:
@@ -177,6 +185,8 @@ def status(message: str, quiet: bool) -> Iterator[None]:
     if quiet or not sys.stderr.isatty():
         yield
         return
+    from rich.text import Text
+
     with console(stderr=True).status(Text(message)):
         yield
 

@@ -441,9 +441,8 @@ class OnnxEncoder(TextEncoder):
 
         Runs that overlap (a server's concurrent queries) go to the one-thread worker
         sessions: measured here with the base-size model, two one-thread sessions side by
-        side answered 1.33x the queries a second of one two-thread session used by one
-        thread (and 1.44x that session shared by two threads), with the very same bits.
-        A lone query keeps both cores."""
+        side answered a third more queries a second than one two-thread session, with the
+        very same bits (bench/serve.py). A lone query keeps both cores."""
         with self._running_lock:
             crowded = self._running > 0
             self._running += 1

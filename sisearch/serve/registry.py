@@ -24,9 +24,9 @@ class IndexRegistry:
         self._lock = threading.Lock()
         # Searches at once: overlapping encodes queue for the encoder's one-thread sessions
         # (one a core), so more searches than cores only let the SQLite and fusion work of
-        # some run beside the encoding of others. With one search a core the server
-        # answered 0.86x the in-process single-thread rate at 16 clients; with four a core,
-        # 1.42x (bench/serve.py). Beyond this, requests wait here.
+        # some run beside the encoding of others: with one search a core, a server at 16
+        # clients answered fewer queries a second than one in-process thread; with four a
+        # core, more (bench/serve.py). Beyond this, requests wait here.
         self._searching = threading.BoundedSemaphore(4 * (os.cpu_count() or 1))
 
     def names(self) -> list[str]:
