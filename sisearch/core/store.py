@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ..errors import IndexCorrupt, InvalidQuery
 from ..language.lexical import FTS_TOKENIZER, fts_literal
 from ..language.text import lexical_key
 from .filters import Filter
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def _sqlite_utils_without_pandas() -> Any:
@@ -129,7 +132,7 @@ class DocumentStore:
         return connection
 
     @property
-    def db(self) -> Any:
+    def db(self) -> sqlite_utils.Database:
         """This thread's connection wrapped by sqlite-utils, for writes (its transactions).
 
         Only writers import sqlite-utils: its import and plugin scan cost a cold query
