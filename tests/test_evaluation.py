@@ -52,22 +52,34 @@ def test_graded_metrics_equal_trec_eval(dense_run) -> None:
 
 
 def test_binary_metrics_equal_information_retrieval_evaluator(dense_run, tiny_encoder) -> None:
+    import torch
     from sentence_transformers.sentence_transformer.evaluation import (
         InformationRetrievalEvaluator,
     )
+
+    class AsStored(InformationRetrievalEvaluator):
+        """Unit embeddings scored by dot product, documents rounded to float16 as the
+        index stores them, so both sides rank the same vectors."""
+
+        def embed_inputs(self, model, sentences, *args, **kwargs):
+            vectors = super().embed_inputs(model, sentences, *args, **kwargs)
+            vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
+            document = "document" in (*args[:1], kwargs.get("encode_fn_name"))
+            return vectors.half().float() if document else vectors
 
     queries, graded, _, ours = dense_run
     corpus = {
         json.loads(line)["id"]: normalize(json.loads(line)["text"])
         for line in CORPUS_JSONL.read_text(encoding="utf-8").splitlines()
     }
-    evaluator = InformationRetrievalEvaluator(
+    evaluator = AsStored(
         {q: normalize(t) for q, t in queries.items()},
         corpus,
         {q: {d for d, g in docs.items() if g > 0} for q, docs in graded.items()},
         accuracy_at_k=[1, 5, 10],
         precision_recall_at_k=[1, 5, 10],
         write_csv=False,
+        score_functions={"cosine": lambda a, b: a @ b.T},
     )
     theirs = evaluator(tiny_encoder.model)
     pairs = {"ndcg_binary@10": "ndcg@10", "recall@1": "recall@1", "recall@5": "recall@5"}

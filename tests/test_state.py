@@ -14,13 +14,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sisearch.index
-from sisearch import Document, Index, IndexBusy
+from sisearch import Document, Index, IndexBusy, IndexCorrupt, InvalidQuery
 from sisearch.core.locking import LOCK_FILE, WriterLock
 from sisearch.core.manifest import Manifest
-from sisearch.core.store import DATABASE_FILE, SCHEMA_VERSION
+from sisearch.core.store import (
+    DATABASE_FILE,
+    SCHEMA_VERSION,
+    STORED_COSINE_ERROR,
+    decode_embeddings,
+    embedding_blob,
+)
 from sisearch.core.vectors import VECTORS_FILE
 from sisearch.language.text import normalize
 from tests.conftest import CORPUS
@@ -262,3 +269,59 @@ def test_si_1_index_keeps_answering_and_rebuild_normalize_moves_it(
         saved = new.state.load_vocabulary(new.store.generation)
         assert saved is not None and sorted(saved) == sorted(new.store.vocabulary())
     assert "0 passages changed (0 chunks encoded)" in run("rebuild", "--normalize").output
+
+
+def test_stored_float16_keeps_every_cosine_within_the_stated_bound() -> None:
+    rng = np.random.default_rng(0)
+    for dim in (384, 768):
+        vectors = rng.normal(size=(2000, dim)).astype(np.float32)
+        vectors[0] = 0.0
+        vectors[0, 0] = 1.0  # one-hot: the largest component a unit vector can have
+        vectors[1] = 1.0  # all equal
+        vectors[2, : dim // 2] = 0.0  # half of it zero
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        stored = decode_embeddings([embedding_blob(v) for v in vectors], dim)
+        assert stored.dtype == np.float32 and stored.shape == vectors.shape
+        queries = np.vstack([vectors[:50], rng.normal(size=(50, dim)).astype(np.float32)])
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        error = np.abs(queries @ stored.T - queries @ vectors.T).max()
+        assert 0 < error <= STORED_COSINE_ERROR
+    with pytest.raises(InvalidQuery, match="finite"):
+        embedding_blob(np.full(4, np.nan, dtype=np.float32))
+
+
+def test_float32_rows_of_an_older_schema_are_read_beside_float16_ones(
+    tmp_path, tiny_encoder
+) -> None:
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
+    index.add(LINES[:10])
+    dim = index.manifest.model.dim
+    before = [[h.doc_id for h in index.search(line, limit=3, mode="dense")] for line in LINES[:10]]
+    rows = index.store._sql.execute("SELECT id, embedding FROM chunks").fetchall()
+    assert {len(blob) for _, blob in rows} == {dim * 2}
+    with index.store.db.atomic():  # as sisearch stored them before schema 4
+        for chunk_id, blob in rows:
+            wide = np.frombuffer(blob, dtype="<f2").astype("<f4").tobytes()
+            index.store.db.execute("UPDATE chunks SET embedding = ? WHERE id = ?", [wide, chunk_id])
+        index.store.db.execute("PRAGMA user_version = 3")
+    index.close()
+    with Index.open(tmp_path / "ix") as reader:
+        after = [
+            [h.doc_id for h in reader.search(line, limit=3, mode="dense")] for line in LINES[:10]
+        ]
+        assert after == before
+    with Index.open(tmp_path / "ix") as writer:
+        writer.add(LINES[10:15])
+        assert writer.store.schema_version == SCHEMA_VERSION
+        widths = [len(b) for (b,) in writer.store._sql.execute("SELECT embedding FROM chunks")]
+        assert sorted(set(widths)) == [dim * 2, dim * 4]
+        writer.rebuild()
+        for line in LINES[:15]:
+            assert writer.search(line, limit=1, mode="dense")[0].text == normalize(line)
+        ids, vectors = next(writer.store.iter_embeddings())
+        assert vectors.shape == (len(widths), dim) and vectors.dtype == np.float32
+        writer.store.db.execute(
+            "UPDATE chunks SET embedding = ? WHERE id = ?", [b"\0" * 7, int(ids[0])]
+        )
+        with pytest.raises(IndexCorrupt, match="7 bytes is not"):
+            next(writer.store.iter_embeddings())

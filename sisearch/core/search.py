@@ -70,7 +70,8 @@ def best_chunk_cosines(
     store: DocumentStore, embedding: np.ndarray, doc_ids: list[int]
 ) -> dict[int, float]:
     """Exact cosine of each document's best chunk to a query embedding, from the stored
-    float32 embeddings (not the possibly compressed or approximate vector index)."""
+    embeddings (float16, within 2**-11 of float32; not the possibly compressed or
+    approximate vector index)."""
     chunks = store.chunk_embeddings_of_documents(doc_ids)
     return {doc_id: float(np.max(vectors @ embedding)) for doc_id, vectors in chunks.items()}
 

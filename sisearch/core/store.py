@@ -1,9 +1,9 @@
 """DocumentStore: the SQLite database that is the index's source of truth.
 
-It holds documents, their chunks and every chunk's embedding, so no crash, upgrade
-or change of vector index ever forces re-encoding. Each write is one transaction
-that also bumps `generation`; the FAISS file records the generation it was built
-from, which is how a stale or half-written FAISS file is detected.
+It holds documents, their chunks and every chunk's embedding (float16 since schema 4),
+so no crash, upgrade or change of vector index ever forces re-encoding. Each write is
+one transaction that also bumps `generation`; the FAISS file records the generation it
+was built from, which is how a stale or half-written FAISS file is detected.
 """
 
 from __future__ import annotations
@@ -49,7 +49,13 @@ def _sqlite_utils_without_pandas() -> Any:
     return sqlite_utils
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# Schema 4 stores embeddings as little-endian float16: half the bytes of float32, and for
+# unit vectors each component is off by at most 2**-11 of itself, so a cosine read from
+# the store is within 2**-11 (4.9e-4) of the float32 one (Cauchy-Schwarz). Rows written
+# before stay float32 and are told apart by their length.
+EMBEDDING_DTYPE = np.dtype("<f2")
+STORED_COSINE_ERROR = 2.0**-11
 _NO_ORIGIN_COLUMN = "<no origin column>"
 DATABASE_FILE = "documents.db"
 
@@ -174,6 +180,8 @@ class DocumentStore:
                 self._add_keyword_index()
             if version < 3:
                 self._add_origin_column()
+            if version < 4:
+                self.db.execute("PRAGMA user_version = 4")  # new embeddings are float16
         except sqlite3.DatabaseError as e:
             raise IndexCorrupt(f"{self.path}: cannot upgrade the database ({e})") from None
 
@@ -377,13 +385,13 @@ class DocumentStore:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Insert a document's chunks; yields each new chunk id with its vector."""
         for position, chunk in enumerate(chunks):
-            vector = np.ascontiguousarray(chunk.vector, dtype=np.float32)
+            blob = embedding_blob(chunk.vector)
             cursor = self.db.execute(
                 "INSERT INTO chunks (doc_id, position, start, end, content_hash, embedding)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [doc_id, position, chunk.start, chunk.end, chunk.content_hash, vector.tobytes()],
+                [doc_id, position, chunk.start, chunk.end, chunk.content_hash, blob],
             )
-            yield int(cursor.lastrowid), vector
+            yield int(cursor.lastrowid), self._vectors([blob])[0]
 
     def _bump_generation(self) -> None:
         self.db.execute(
@@ -400,8 +408,7 @@ class DocumentStore:
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            yield ids, vectors.reshape(len(rows), self.dim)
+            yield ids, self._vectors([r[1] for r in rows])
             last = int(ids[-1])
 
     def training_sample(self, rows: int) -> np.ndarray:
@@ -413,7 +420,7 @@ class DocumentStore:
         ).fetchall()
         if not blobs:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.frombuffer(b"".join(b[0] for b in blobs), dtype=np.float32).reshape(-1, self.dim)
+        return self._vectors([b[0] for b in blobs])
 
     def embeddings_of_chunks(self, chunk_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of these chunks, for exact search over a filtered subset."""
@@ -426,8 +433,7 @@ class DocumentStore:
             ):
                 ids.append(chunk_id)
                 blobs.append(blob)
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), self.dim)
-        return np.asarray(ids, dtype=np.int64), vectors
+        return np.asarray(ids, dtype=np.int64), self._vectors(blobs)
 
     def chunk_embeddings_of_documents(self, doc_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """Each document's chunk embeddings (one row a chunk), for exact scoring of hits."""
@@ -439,10 +445,7 @@ class DocumentStore:
             )
             for doc_id, blob in rows:
                 blobs.setdefault(doc_id, []).append(blob)
-        return {
-            doc_id: np.frombuffer(b"".join(parts), dtype=np.float32).reshape(len(parts), self.dim)
-            for doc_id, parts in blobs.items()
-        }
+        return {doc_id: self._vectors(parts) for doc_id, parts in blobs.items()}
 
     def documents_for_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Map chunk id -> document id for the chunks that still exist."""
@@ -541,7 +544,7 @@ class DocumentStore:
     def iter_chunk_rows(self, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Every chunk with its document, in document then chunk order: (doc id, document
         text, source, line, metadata JSON, document hash, position, start, end, chunk hash,
-        float32 embedding, origin JSON)."""
+        embedding as float32, origin JSON)."""
         last = (-1, -1)
         while rows := self._sql.execute(
             "SELECT d.id, d.text, d.source, d.line, d.metadata, d.content_hash, c.position,"
@@ -679,7 +682,42 @@ class DocumentStore:
         self._local = threading.local()
 
     def _vector(self, blob: bytes) -> np.ndarray:
-        return np.frombuffer(blob, dtype=np.float32).copy()
+        return self._vectors([blob])[0]
+
+    def _vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
+        """float32 rows from stored embeddings, float16 or (before schema 4) float32."""
+        try:
+            return decode_embeddings(blobs, self.dim)
+        except ValueError as e:
+            raise IndexCorrupt(f"{self.path}: {e}") from None
+
+
+def embedding_blob(vector: np.ndarray) -> bytes:
+    """How an embedding is stored: little-endian float16 (see EMBEDDING_DTYPE)."""
+    half = np.asarray(vector, dtype=np.float32).astype(EMBEDDING_DTYPE)
+    if not np.isfinite(half).all():
+        raise InvalidQuery("an embedding must be finite and unit-length to be stored")
+    return half.tobytes()
+
+
+def decode_embeddings(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """An (n, dim) float32 array of stored embeddings: a batch all of one width is read in
+    one call; one that mixes float32 rows (written before schema 4) with float16 ones is
+    read row by row."""
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    total = sum(len(blob) for blob in blobs)
+    for dtype in (EMBEDDING_DTYPE, np.dtype("<f4")):
+        width = dim * dtype.itemsize
+        if total == len(blobs) * width and all(len(blob) == width for blob in blobs):
+            joined = np.frombuffer(b"".join(blobs), dtype=dtype)
+            return joined.astype(np.float32).reshape(len(blobs), dim)
+    rows = []
+    for blob in blobs:
+        if len(blob) not in (dim * 2, dim * 4):
+            raise ValueError(f"a stored embedding of {len(blob)} bytes is not {dim}-dimensional")
+        rows.append(np.frombuffer(blob, dtype=EMBEDDING_DTYPE if len(blob) == dim * 2 else "<f4"))
+    return np.vstack(rows).astype(np.float32)
 
 
 def _json(fields: dict[str, Any]) -> str:
