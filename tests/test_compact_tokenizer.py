@@ -45,12 +45,18 @@ def assert_same_ids(tokenizer_json: Path, tmp_path: Path, prefix: str = "") -> N
     compact = CompactUnigram.load(tmp_path / COMPACT_FILE)
     assert compact.special_tokens() == whole.num_special_tokens_to_add(False)
     texts = [prefix + text for text in strings()]
+    compact.for_texts(texts[:1])  # from its second call on, it looks pieces up
     for start in range(0, len(texts), 50):  # one compact tokenizer per batch, as a query
         batch = texts[start : start + 50]
-        tokenizer, mapping = compact.for_texts(batch)
-        for text, encoding in zip(batch, tokenizer.encode_batch(batch)):
-            ids = full_ids(np.asarray(encoding.ids, dtype=np.int64), mapping).tolist()
-            assert ids == whole.encode(text).ids, text
+        first_call = CompactUnigram.load(tmp_path / COMPACT_FILE)  # scans the pieces
+        kept = []
+        for unigram in (first_call, compact):
+            tokenizer, mapping = unigram.for_texts(batch)
+            kept.append(len(mapping))
+            for text, encoding in zip(batch, tokenizer.encode_batch(batch)):
+                ids = full_ids(np.asarray(encoding.ids, dtype=np.int64), mapping).tolist()
+                assert ids == whole.encode(text).ids, text
+        assert kept[1] <= kept[0]  # a lookup keeps only substrings of the words
 
 
 def test_the_stand_ins_tokenizer_gives_the_same_ids(tiny_model: str, tmp_path: Path) -> None:
