@@ -75,6 +75,24 @@ def test_ivf_recall_against_exact(tmp_path, tiny_encoder, texts) -> None:
     assert all(len(h) == 10 for h in few)
 
 
+def test_a_compressed_index_ranks_by_the_stored_embeddings(tmp_path, tiny_encoder, texts) -> None:
+    exact = Index.create(tmp_path / "flat", encoder=tiny_encoder, precision="fp32")
+    sq8 = Index.create(
+        tmp_path / "sq8", encoder=tiny_encoder, precision="fp32", index_type="ivf", compress=True
+    )
+    exact.add(texts)
+    sq8.add(texts)
+    queries = passages(30, seed=7)
+    want = exact.search_many(queries, limit=10, mode="dense")
+    got = sq8.search_many(queries, limit=10, mode="dense", nprobe=sq8.info()["ivf_cells"])
+    raw, _ = sq8.vectors.fresh().search(sq8.encoder.encode_queries(queries[:1]), 10)
+    assert np.abs(raw[0] - [h.score for h in got[0]]).max() > 1e-4  # 8-bit scores, rescored
+    for a, b in zip(want, got):
+        assert [h.text for h in b] == [h.text for h in a]
+        assert [h.score for h in b] == pytest.approx([h.score for h in a], abs=1e-6)
+        assert all(h.score == pytest.approx(h.cosine, abs=1e-6) for h in b)
+
+
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_delete_and_sync_on_approximate_kinds(tmp_path, tiny_encoder, texts, kind) -> None:
     index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32", index_type=kind)

@@ -13,6 +13,10 @@ from .fusion import reciprocal_rank_fusion
 from .store import DocumentStore
 from .vectors import VectorIndex
 
+# SQ8 scores are off by about 1e-3, enough to swap near neighbours at the cut: a compressed
+# index's top 3 x limit chunks are rescored exactly (bench/RESULTS.md, "Goal 6").
+RESCORED_DEPTH = 3
+
 
 class DenseSearch:
     """Top documents by best chunk score over a vector index, with chunk owners from the store."""
@@ -33,15 +37,21 @@ class DenseSearch:
 
         An approximate index searched under a filter can come back short (the allowed
         vectors sit in unprobed cells or unvisited graph regions); then the allowed
-        chunks are scored exactly, so a filter never shortens the list.
+        chunks are scored exactly, so a filter never shortens the list. A compressed
+        index's candidates (RESCORED_DEPTH times as many) are scored again from the stored
+        embeddings, so its 8-bit rounding neither orders the hits nor drops true ones at
+        the cut.
         """
-        fetch = limit
+        rescore = vectors.compressed
+        fetch = limit * RESCORED_DEPTH if rescore else limit
         available = len(vectors) if allowed is None else len(allowed)
         while True:
             scores, ids = vectors.search(embedding[None, :], fetch, allowed, nprobe, ef)
             valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
             if allowed is not None and len(valid) < min(fetch, available):
                 valid = self._exact_scores(embedding, allowed, fetch)
+            elif rescore:
+                valid = self._exact_scores(embedding, np.asarray([i for i, _ in valid]), fetch)
             best = self._by_document(valid)
             if len(best) >= limit or fetch >= available:
                 return list(best.items())[:limit]

@@ -42,6 +42,10 @@ class SegmentedVectors:
         # (writers remove only ids the store has, and drop their own unsaved additions).
         self.base_removed = base_removed
 
+    @property
+    def compressed(self) -> bool:
+        return self.base.compressed
+
     def applied(self, records: Sequence[LogRecord], log_offset: int) -> SegmentedVectors:
         """A new SegmentedVectors with `records` applied (this one is left as it is)."""
         tail_ids, tail, removed = self.tail_ids, self.tail, self.removed

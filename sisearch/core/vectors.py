@@ -111,6 +111,13 @@ class VectorIndex:
         self.kind = kind
         self.trained_on = trained_on
 
+    @property
+    def compressed(self) -> bool:
+        """Whether the index holds vectors in 8 bits (IVF SQ8), so its scores are approximate."""
+        import faiss
+
+        return isinstance(faiss.downcast_index(self._index), faiss.IndexIVFScalarQuantizer)
+
     @classmethod
     def create(cls, dim: int) -> VectorIndex:
         """An empty exact index."""
