@@ -706,10 +706,9 @@ def decode_embeddings(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     read row by row."""
     if not blobs:
         return np.zeros((0, dim), dtype=np.float32)
-    total = sum(len(blob) for blob in blobs)
     for dtype in (EMBEDDING_DTYPE, np.dtype("<f4")):
         width = dim * dtype.itemsize
-        if total == len(blobs) * width and all(len(blob) == width for blob in blobs):
+        if all(len(blob) == width for blob in blobs):
             joined = np.frombuffer(b"".join(blobs), dtype=dtype)
             return joined.astype(np.float32).reshape(len(blobs), dim)
     rows = []
