@@ -15,7 +15,7 @@
 4. `--library`: millions of 384-d chunks end to end through the library with e5-small
    (issue 22, goal 6). Vectors are scattered around real e5 passage embeddings of the
    FLORES Sinhala sentences; queries are 200 FLORES sentences embedded as queries, answered
-   by `Index.search` in a fresh process, dense and hybrid, at the tuned nprobe and 2x-8x it.
+   by `Index.search` in a fresh process, dense and hybrid, at the tuned nprobe and twice it.
    Recall@10 is against exact float32 search over the regenerated vectors; RAM is the
    process's RSS after the queries; disk is every file of the index against
    (chunks x dim int8 bytes + the chunks' UTF-8 text).
@@ -183,12 +183,8 @@ def warm_latency(model: str, folder: Path, sizes: list[int], rounds: int) -> dic
                 for mode in times:
                     started = time.perf_counter()
                     index.search(query, limit=10, mode=mode)
-                    times[mode].append((time.perf_counter() - started) * 1000)
-        cells = []
-        for mode in ("dense", "hybrid"):
-            p50 = statistics.median(times[mode])
-            p99 = statistics.quantiles(times[mode], n=100)[98]
-            cells.append(f"{p50:.1f} / {p99:.1f}")
+                    times[mode].append(time.perf_counter() - started)
+        cells = [p50_p99_ms(times["dense"]), p50_p99_ms(times["hybrid"])]
         print(f"| {size:,} | {index.info()['vectors_kind']} | {cells[0]} | {cells[1]} |")
         index.close()
     return paths
@@ -326,7 +322,7 @@ def scale_vectors(centres: np.ndarray, start: int, size: int) -> np.ndarray:
 def scale_index(count: int, model_dir: str, centres: np.ndarray) -> tuple[Path, int]:
     """The `count`-chunk index (built once under bench/.cache) and its text bytes: one
     chunk a passage of 8-20 words drawn Zipf-like from 230,000 Sinhala word forms."""
-    from bench.writes import vocabulary
+    from bench.writes import synthetic_documents, vocabulary
 
     path = CACHE / f"scale-{count}-{Path(model_dir).name}"
     marker = path / ".complete"
@@ -343,13 +339,8 @@ def scale_index(count: int, model_dir: str, centres: np.ndarray) -> tuple[Path, 
         for start in range(0, count, 50_000):
             size = min(50_000, count - start)
             vectors = scale_vectors(centres, start, size)
-            documents = []
-            for i in range(size):
-                text = " ".join(picker.choices(words, cum_weights=weights, k=picker.randint(8, 20)))
-                text_bytes += len(text.encode("utf-8"))
-                digest = content_hash(text)
-                chunk = NewChunk(0, len(text), digest, vectors[i])
-                documents.append(NewDocument(text, "synthetic", start + i + 1, {}, digest, [chunk]))
+            documents = synthetic_documents(vectors, start + 1, words, weights, picker)
+            text_bytes += sum(len(document.text.encode("utf-8")) for document in documents)
             index.store.add(documents)
             elapsed = time.perf_counter() - started
             print(f"  stored {start + size:,} chunks, {elapsed:.0f} s", file=sys.stderr)
@@ -410,18 +401,14 @@ def library_scale(counts: list[int]) -> None:
             truth = truth or exact_top10(centres, count, np.asarray(run["embeddings"], np.float32))
             enough = probes[-1]
             for sweep in run["runs"]:
-                recall = statistics.mean(
-                    len(set(ids) & exact) / 10 for ids, exact in zip(sweep["dense"]["ids"], truth)
-                )
+                recall = recall_at_10(sweep, truth)
                 if recall >= 0.95:
                     enough = min(enough, sweep["nprobe"])
                 row = (count, label, sweep, build, files, text_bytes, recall, run)
                 report_scale_row(row, dim)
             mapped = serve_run(path, queries, True, [enough])
             sweep = mapped["runs"][0]
-            recall = statistics.mean(
-                len(set(ids) & exact) / 10 for ids, exact in zip(sweep["dense"]["ids"], truth)
-            )
+            recall = recall_at_10(sweep, truth)
             report_scale_row(
                 (count, label + " mmap", sweep, build, files, text_bytes, recall, mapped), dim
             )
@@ -440,9 +427,17 @@ SCALE_HEADER = (
 )
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+def recall_at_10(sweep: dict, truth: list[set[int]]) -> float:
+    """Mean share of each query's exact top 10 among its dense hits in this sweep."""
+    return statistics.mean(
+        len(set(ids) & exact) / 10 for ids, exact in zip(sweep["dense"]["ids"], truth)
+    )
+
+
+def p50_p99_ms(times: list[float]) -> str:
+    """Median and 99th percentile of times in seconds, in milliseconds."""
+    p99 = statistics.quantiles(times, n=100)[98]
+    return f"{statistics.median(times) * 1000:.1f} / {p99 * 1000:.1f}"
 
 
 def report_scale_row(row: tuple, dim: int) -> None:
@@ -452,8 +447,7 @@ def report_scale_row(row: tuple, dim: int) -> None:
     dense, hybrid = sweep["dense"]["times"], sweep["hybrid"]["times"]
     print(
         f"| {count:,} | {label}, nprobe {sweep['nprobe']} | {recall:.3f} |"
-        f" {percentile(dense, 0.5) * 1000:.1f} / {percentile(dense, 0.99) * 1000:.1f} |"
-        f" {percentile(hybrid, 0.5) * 1000:.1f} / {percentile(hybrid, 0.99) * 1000:.1f} |"
+        f" {p50_p99_ms(dense)} | {p50_p99_ms(hybrid)} |"
         f" {run['rss_mib']:.0f} / {run['max_rss_mib']:.0f} | {disk / count:.0f} |"
         f" {disk / baseline:.2f}x | {build:.0f} |"
     )

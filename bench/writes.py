@@ -60,6 +60,24 @@ def vocabulary() -> tuple[list[str], list[float]]:
     return words, list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(words))))
 
 
+def synthetic_documents(
+    vectors: np.ndarray,
+    first_line: int,
+    words: list[str],
+    weights: list[float],
+    picker: random.Random,
+) -> list[NewDocument]:
+    """A one-chunk document a vector, 8-20 words drawn Zipf-like by `picker`, its lines
+    numbered from `first_line` (source "synthetic")."""
+    documents = []
+    for i, vector in enumerate(vectors):
+        text = " ".join(picker.choices(words, cum_weights=weights, k=picker.randint(8, 20)))
+        digest = content_hash(text)
+        chunk = NewChunk(0, len(text), digest, vector)
+        documents.append(NewDocument(text, "synthetic", first_line + i, {}, digest, [chunk]))
+    return documents
+
+
 def built(count: int, model_dir: str) -> Path:
     """The `count`-passage index (made once), its vectors clustered like real embeddings."""
     path = CACHE / f"writes-{count}-{Path(model_dir).name}-zipf"
@@ -80,13 +98,7 @@ def built(count: int, model_dir: str) -> Path:
             vectors = centres[rng.integers(0, len(centres), size)]
             vectors = vectors + 0.6 * rng.normal(size=(size, dim)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            documents = []
-            for i in range(size):
-                text = " ".join(picker.choices(words, cum_weights=weights, k=picker.randint(8, 20)))
-                digest = content_hash(text)
-                chunk = NewChunk(0, len(text), digest, vectors[i])
-                documents.append(NewDocument(text, "synthetic", start + i + 1, {}, digest, [chunk]))
-            index.store.add(documents)
+            index.store.add(synthetic_documents(vectors, start + 1, words, weights, picker))
         index.rebuild()
     marker.touch()
     return path
