@@ -25,6 +25,9 @@ from sisearch.core.store import (
     DATABASE_FILE,
     SCHEMA_VERSION,
     STORED_COSINE_ERROR,
+    NewChunk,
+    NewDocument,
+    content_hash,
     decode_embeddings,
     embedding_blob,
 )
@@ -325,3 +328,15 @@ def test_float32_rows_of_an_older_schema_are_read_beside_float16_ones(
         )
         with pytest.raises(IndexCorrupt, match="7 bytes is not"):
             next(writer.store.iter_embeddings())
+
+
+def test_an_embedding_too_large_for_float16_is_refused_by_its_passage(tmp_path, tiny_encoder):
+    index = Index.create(tmp_path / "ix", encoder=tiny_encoder, precision="fp32")
+    index.add(LINES[:3])
+    dim = index.manifest.model.dim
+    text = "x"
+    chunk = NewChunk(0, 1, content_hash(text), np.full(dim, 1e6, dtype=np.float32))
+    document = NewDocument(text, "big.parquet", 9, {}, content_hash(text), [chunk])
+    with pytest.raises(InvalidQuery, match=r"^big\.parquet:9: .*too large for float16"):
+        index.store.add([document])
+    assert index.store.document_count() == 3  # the transaction left nothing behind

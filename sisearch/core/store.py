@@ -371,7 +371,7 @@ class DocumentStore:
                     "INSERT INTO documents_fts (rowid, key) VALUES (?, ?)",
                     [doc_id, lexical_key(document.text)],
                 )
-                for chunk_id, vector in self._insert_chunks(doc_id, document.chunks):
+                for chunk_id, vector in self._insert_chunks(doc_id, document):
                     ids.append(chunk_id)
                     vectors.append(vector)
             self._bump_generation()
@@ -381,11 +381,14 @@ class DocumentStore:
         )
 
     def _insert_chunks(
-        self, doc_id: int, chunks: Sequence[NewChunk]
+        self, doc_id: int, document: NewDocument
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Insert a document's chunks; yields each new chunk id with its vector."""
-        for position, chunk in enumerate(chunks):
-            blob = embedding_blob(chunk.vector)
+        for position, chunk in enumerate(document.chunks):
+            try:
+                blob = embedding_blob(chunk.vector)
+            except InvalidQuery as e:
+                raise InvalidQuery(f"{document.source}:{document.line}: {e}") from None
             cursor = self.db.execute(
                 "INSERT INTO chunks (doc_id, position, start, end, content_hash, embedding)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -573,7 +576,7 @@ class DocumentStore:
                     [lexical_key(document.text), doc_id],
                 )
                 self.db.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
-                list(self._insert_chunks(doc_id, document.chunks))
+                list(self._insert_chunks(doc_id, document))
             self._bump_generation()
 
     def unresolved_sources(self) -> list[str]:
@@ -694,9 +697,13 @@ class DocumentStore:
 
 def embedding_blob(vector: np.ndarray) -> bytes:
     """How an embedding is stored: little-endian float16 (see EMBEDDING_DTYPE)."""
-    half = np.asarray(vector, dtype=np.float32).astype(EMBEDDING_DTYPE)
+    with np.errstate(over="ignore"):  # reported below, as one error
+        half = np.asarray(vector, dtype=np.float32).astype(EMBEDDING_DTYPE)
     if not np.isfinite(half).all():
-        raise InvalidQuery("an embedding must be finite and unit-length to be stored")
+        raise InvalidQuery(
+            "an embedding must be finite and unit-length to be stored"
+            " (a component is not a number or too large for float16)"
+        )
     return half.tobytes()
 
 
