@@ -49,8 +49,8 @@ class CompactUnigram:
         self._scores = scores
         self._lowest = int(np.argmin(scores))
         self._base = self._tokenizer(list(range(HEAD)))
-        self._longest = int(np.max(np.diff(starts))) - 1 if len(starts) > 1 else 0
         self._ids_of: dict[str, int] | None = None
+        self._longest = 0
         self._calls = 0
 
     @classmethod
@@ -113,6 +113,7 @@ class CompactUnigram:
         if self._ids_of is None:
             names = self._pieces.split("\n")[:-1]
             self._ids_of = dict(zip(names, range(len(names))))
+            self._longest = max(map(len, names), default=0)
         ids_of, longest = self._ids_of, self._longest
         kept: set[int] = set()
         for word in set(words):
