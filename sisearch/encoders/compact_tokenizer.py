@@ -112,8 +112,8 @@ class CompactUnigram:
         followed by one (a text split around an added token starts a new word there)."""
         if self._ids_of is None:
             names = self._pieces.split("\n")[:-1]
-            self._ids_of = dict(zip(names, range(len(names))))
-            self._longest = max(map(len, names), default=0)
+            self._longest = max(map(len, names), default=0)  # set first: other threads
+            self._ids_of = dict(zip(names, range(len(names))))  # start once this is set
         ids_of, longest = self._ids_of, self._longest
         kept: set[int] = set()
         for word in set(words):
