@@ -36,6 +36,7 @@ from .core.state import IndexState
 from .core.store import DATABASE_FILE, DocumentStore
 from .core.vector_log import LOG_FILE
 from .core.vectors import AUTO, VECTORS_FILE, VectorIndex, choose_kind
+from .encoders.direct_export import direct_engine
 from .encoders.encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .encoders.known_models import default_model, install, missing_default
 from .encoders.onnx import (
@@ -46,7 +47,7 @@ from .encoders.onnx import (
     export_unchanged,
     with_export_files,
 )
-from .encoders.recorded import model_source, recall_engine, remember_engine
+from .encoders.recorded import loaded_name, model_source, recall_engine, remember_engine
 from .encoders.slot import EncoderSlot
 from .errors import IndexCorrupt, IndexExists, InvalidQuery, ModelMismatch
 from .language.lexical import fts_query, query_terms
@@ -192,6 +193,15 @@ class Index:
                 if (path / MANIFEST_FILE).exists():
                     raise IndexExists(f"An index already exists at {path}")
                 recalled = recall_engine(source, path / ENCODER_FOLDER) if source else None
+                made_here = recalled is None
+                if made_here and encoder is None and engine == "onnx":
+                    recalled = direct_engine(
+                        loaded_name(model),
+                        query_prompt,
+                        document_prompt,
+                        precision,
+                        path / ENCODER_FOLDER,
+                    )
                 if recalled is not None:
                     engine_held: Any = recalled.engine
                     reference, fingerprint, spec = None, recalled.fingerprint, recalled.spec
@@ -208,10 +218,12 @@ class Index:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         index = cls(path, manifest)
-        if reference is not None:
+        if made_here:
             remember_engine(source, fingerprint, spec)
             index.model_source = source
         index.encoders.hold(engine_held, reference)
+        if recalled is not None:
+            index.encoders.yardstick = recalled.yardstick
         return index
 
     @staticmethod

@@ -61,6 +61,13 @@ def tiny_encoder(tiny_model: str):
 
 
 @pytest.fixture
+def pytorch_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New indexes load their model with PyTorch and export it from there, as models the
+    direct exporter does not take are (encoders/direct_export.py)."""
+    monkeypatch.setattr("sisearch.index.direct_engine", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
 def corpus_lines() -> list[str]:
     return [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 

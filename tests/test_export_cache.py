@@ -58,7 +58,7 @@ def test_a_second_index_of_a_model_reuses_the_export(tmp_path, tiny_encoder, cac
 
 
 def test_other_weights_under_the_same_name_get_their_own_export(
-    tmp_path, tiny_model, other_tiny_model, cache, monkeypatch
+    tmp_path, tiny_model, other_tiny_model, cache, monkeypatch, pytorch_export
 ):
     made = exports(monkeypatch)
     copy = tmp_path / "model"

@@ -236,7 +236,7 @@ def test_an_unchanged_export_is_not_probed_and_a_replaced_one_is_refused(
 
 
 def test_pytorch_index_detects_a_changed_model_folder(
-    tmp_path: Path, tiny_model, other_tiny_model, monkeypatch
+    tmp_path: Path, tiny_model, other_tiny_model, monkeypatch, pytorch_export
 ):
     import shutil
 

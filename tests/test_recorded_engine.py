@@ -32,17 +32,25 @@ def model(tmp_path: Path, tiny_model: str) -> Path:
 
 
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The models loaded with PyTorch from now on."""
+    """The models read and exported from now on: loaded with PyTorch, or exported from
+    their files without it (direct_export.py)."""
     import sisearch.index
 
     loaded: list[str] = []
-    real = sisearch.index.load_encoder
+    real_load, real_direct = sisearch.index.load_encoder, sisearch.index.direct_engine
 
-    def counting(model, *args, **kwargs):
+    def counting_load(model, *args, **kwargs):
         loaded.append(model)
-        return real(model, *args, **kwargs)
+        return real_load(model, *args, **kwargs)
 
-    monkeypatch.setattr(sisearch.index, "load_encoder", counting)
+    def counting_direct(model, *args, **kwargs):
+        made = real_direct(model, *args, **kwargs)
+        if made is not None:
+            loaded.append(model)
+        return made
+
+    monkeypatch.setattr(sisearch.index, "load_encoder", counting_load)
+    monkeypatch.setattr(sisearch.index, "direct_engine", counting_direct)
     return loaded
 
 
@@ -71,7 +79,10 @@ def test_a_second_index_of_the_same_files_does_not_load_the_model(
 
 CREATE_AND_ADD = """
 import sys
+import sisearch.index
 from sisearch import Index
+if sys.argv[3] == "pytorch":
+    sisearch.index.direct_engine = lambda *args, **kwargs: None
 index = Index.create(sys.argv[1], model=sys.argv[2])
 index.add(["ශ්‍රී ලංකාව", "කොළඹ වරාය"])
 heavy = sorted({"torch", "sentence_transformers", "transformers"} & set(sys.modules))
@@ -79,11 +90,13 @@ print("imported:", heavy)
 """
 
 
-def test_the_second_index_imports_no_pytorch(tmp_path, model, cache):
+@pytest.mark.parametrize("first_export", ["direct", "pytorch"])
+def test_the_second_index_imports_no_pytorch(tmp_path, model, cache, first_export):
+    """Nor does the first, where the model is one the direct exporter takes."""
     env = {**os.environ, "SISEARCH_CACHE_DIR": str(cache)}
     outputs = [
         subprocess.run(
-            [sys.executable, "-c", CREATE_AND_ADD, str(tmp_path / name), str(model)],
+            [sys.executable, "-c", CREATE_AND_ADD, str(tmp_path / name), str(model), first_export],
             env=env,
             capture_output=True,
             text=True,
@@ -92,7 +105,8 @@ def test_the_second_index_imports_no_pytorch(tmp_path, model, cache):
         ).stdout
         for name in ("a", "b")
     ]
-    assert "'torch'" in outputs[0]
+    first = "imported: []" if first_export == "direct" else "'torch'"
+    assert first in outputs[0]
     assert outputs[1].strip() == "imported: []"
 
 

@@ -283,7 +283,7 @@ class IndexWriter:
         return (
             spec.engine == "onnx"
             and spec.precision == "int8"
-            and self.index.encoders.reference is not None
+            and (self.index.encoders.reference or self.index.encoders.yardstick) is not None
             and self.store.chunk_count() == 0
         )
 
@@ -291,17 +291,18 @@ class IndexWriter:
         """Check int8 against fp32 on the user's own first passages; fall back to fp32 if
         it drifts (trained weights can have outlier activations that random ones lack)."""
         index, encoders = self.index, self.index.encoders
-        reference = encoders.reference
-        assert reference is not None
-        mean, low = agreement(
-            index.encoder.encode_documents(sample), reference.encode_documents(sample)
-        )
+        reference, yardstick = encoders.reference, encoders.yardstick
+        fp32 = reference or yardstick
+        assert fp32 is not None
+        mean, low = agreement(index.encoder.encode_documents(sample), fp32.encode_documents(sample))
         if mean >= MIN_MEAN_COSINE and low >= MIN_COSINE:
             spec = replace(index.manifest.encoder, agreement=round(mean, 6))
         else:
-            engine, spec = build_engine(
-                reference, index.path / index.encoder_folder, "fp32", sample
-            )
+            folder = index.path / index.encoder_folder
+            if reference is not None:
+                engine, spec = build_engine(reference, folder, "fp32", sample)
+            else:
+                engine, spec = yardstick.fp32_engine(folder)
             encoders.hold(engine, reference)
             spec = replace(
                 spec,

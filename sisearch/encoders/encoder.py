@@ -238,7 +238,7 @@ class Encoder(TextEncoder):
         pooling = getattr(self.model[1], "pooling_mode", None) if len(self.model) > 1 else None
         return ModelFingerprint(
             name=self.name,
-            revision=_revision(self.name),
+            revision=revision_of(self.name),
             dim=self.dim,
             max_seq_length=self.max_seq_length,
             pooling=str(pooling or "unknown"),
@@ -343,7 +343,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _revision(name: str) -> str | None:
+def revision_of(name: str) -> str | None:
     """A short hash of a local model folder's configuration files; None for a hub id."""
     path = Path(name).expanduser()
     if not path.is_dir():

@@ -98,7 +98,7 @@ def _export_from_vectors(model: Any, out: Path, precision: str) -> None:
 
     embeddings = model[0].auto_model.get_input_embeddings()
     weight = embeddings.weight
-    _save_embeddings(weight.detach().to("cpu", torch.float32).numpy(), out, precision)
+    save_embeddings(weight.detach().to("cpu", torch.float32).numpy(), out, precision)
     dim = int(weight.shape[1])
     sample = (torch.randn(2, 7, dim), torch.ones(2, 7, dtype=torch.int64))
     # The graph never reads the matrix: a one-row stand-in keeps it out of the export.
@@ -170,10 +170,10 @@ def _export_graph(
         else:
             shutil.move(fp32_file, out / MODEL_FILE)
     release_memory()
-    _save_optimized(out / MODEL_FILE)
+    save_optimized(out / MODEL_FILE)
 
 
-def _save_optimized(model_file: Path) -> None:
+def save_optimized(model_file: Path) -> None:
     """Replace the graph with the one ONNX Runtime makes of it at its extended level
     (constant folding, fusions; nothing specific to this CPU), so each query process
     skips that work when it loads (about 0.05 s of a 0.5 s cold query). Best effort."""
@@ -191,7 +191,7 @@ def _save_optimized(model_file: Path) -> None:
         optimized.unlink(missing_ok=True)
 
 
-def _save_embeddings(matrix: np.ndarray, out: Path, precision: str) -> None:
+def save_embeddings(matrix: np.ndarray, out: Path, precision: str) -> None:
     """The token embedding matrix: fp32 as it is, or int8 with a float32 scale per row
     (symmetric), quantized a block of rows at a time to keep memory flat."""
     import numpy as np
@@ -218,7 +218,7 @@ def _save_embeddings(matrix: np.ndarray, out: Path, precision: str) -> None:
 def _save_config(model: Any, out: Path, precision: str, export_format: int) -> None:
     tokenizer = model.tokenizer
     tokenizer.backend_tokenizer.save(str(out / TOKENIZER_FILE))
-    _write_compact_beside(out / TOKENIZER_FILE, tokenizer.backend_tokenizer)
+    write_compact_beside(out / TOKENIZER_FILE, tokenizer.backend_tokenizer)
     dimension = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
     dimension = dimension or model.get_sentence_embedding_dimension
     config = {
@@ -261,15 +261,17 @@ def onnxruntime_offline() -> Any:
     return ort
 
 
-def _session(model_file: Path, threads: int = 0) -> Any:
-    """An ONNX Runtime CPU session of the export (`threads` 0: one per core)."""
+def _session(model: Path | bytes, threads: int = 0) -> Any:
+    """An ONNX Runtime CPU session of the export's file, or of a serialized model
+    (`threads` 0: one per core)."""
     ort = onnxruntime_offline()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxEncoder(TextEncoder):
@@ -289,9 +291,14 @@ class OnnxEncoder(TextEncoder):
         query_prompt: str = "",
         document_prompt: str = "",
         threads: int = 0,
+        *,
+        graph: bytes | None = None,
+        embeddings: np.ndarray | None = None,
     ) -> None:
         """`threads` > 0: one session on that many threads and no worker sessions (a Ray
-        actor sharing a machine with others); 0: a session per core for many batches."""
+        actor sharing a machine with others); 0: a session per core for many batches.
+        `graph` and `embeddings`: the model and token embedding matrix from memory instead
+        of the folder's files (an export's fp32 yardstick, never written out)."""
         self._threads = threads
         self._tokenizer_file = folder / TOKENIZER_FILE
         self._tokenizer: Any = None
@@ -301,7 +308,7 @@ class OnnxEncoder(TextEncoder):
             config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
             self.max_seq_length = int(config["max_seq_length"])
             self._model_file = folder / MODEL_FILE
-            self._session = _session(self._model_file, threads)
+            self._session = _session(graph or self._model_file, threads)
             if self._compact is None:
                 self._full_tokenizer()
         except Exception as e:  # missing file, corrupt model, ...
@@ -316,7 +323,9 @@ class OnnxEncoder(TextEncoder):
         self.format = int(config.get("format", 1))
         self._embeddings: np.ndarray | None = None
         self._scales: np.ndarray | None = None
-        if self.format >= 2:
+        if embeddings is not None:
+            self._embeddings = embeddings
+        elif self.format >= 2:
             self._load_embeddings(folder, name)
         self.dim = int(config["dim"])
         if self._compact is not None:
@@ -344,7 +353,7 @@ class OnnxEncoder(TextEncoder):
                 tokenizer.no_padding()  # batches are padded here, to their own longest text
                 self._tokenizer = tokenizer
                 if self._compact is None:
-                    _write_compact_beside(self._tokenizer_file, tokenizer)
+                    write_compact_beside(self._tokenizer_file, tokenizer)
             return self._tokenizer
 
     def _token_ids(self, texts: list[str]) -> list[Any]:
@@ -533,7 +542,7 @@ def _compact_of(folder: Path) -> CompactUnigram | None:
         return None
 
 
-def _write_compact_beside(tokenizer_file: Path, tokenizer: Any) -> None:
+def write_compact_beside(tokenizer_file: Path, tokenizer: Any) -> None:
     """Write the compact form of `tokenizer_file` beside it, where the folder allows."""
     from .compact_tokenizer import COMPACT_FILE, write_compact
 
@@ -580,7 +589,7 @@ def _agreement_on(fast: Any, reference: Any, texts: list[str]) -> tuple[float, f
     return agreement(fast.encode_documents(texts), reference.encode_documents(texts))
 
 
-def _close_enough(mean: float, low: float) -> bool:
+def close_enough(mean: float, low: float) -> bool:
     return mean >= MIN_MEAN_COSINE and low >= MIN_COSINE
 
 
@@ -621,7 +630,7 @@ def build_engine(
                     staging, reference.name, reference.query_prompt, reference.document_prompt
                 )
                 mean, low = _agreement_on(fast, reference, texts)
-                if cache and (precision == "fp32" or _close_enough(mean, low)):
+                if cache and (precision == "fp32" or close_enough(mean, low)):
                     cache.store(key, staging)
             else:
                 mean, low = _agreement_on(fast, reference, texts)
@@ -634,7 +643,7 @@ def build_engine(
         return reference, EncoderSpec(
             "torch", "fp32", tuple(map(float, reference.probe())), 1.0, note
         )
-    if precision == "int8" and not _close_enough(mean, low):
+    if precision == "int8" and not close_enough(mean, low):
         shutil.rmtree(staging, ignore_errors=True)
         engine, spec = build_engine(reference, folder, "fp32", sample, cache, refresh)
         note = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,9 @@ class RecordedEngine:
     engine: OnnxEncoder
     spec: EncoderSpec
     fingerprint: ModelFingerprint
+    # An int8 export made here without PyTorch: its fp32 graph, to check int8 on the
+    # index's first passages (direct_export.py).
+    yardstick: Any = None
 
 
 def loaded_name(model: str) -> str:

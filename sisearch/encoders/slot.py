@@ -1,14 +1,15 @@
 """EncoderSlot: the one owner of the engine an open index encodes with.
 
 It holds the engine (ONNX or PyTorch) and, while it is still needed, the PyTorch model
-the engine was checked against. It closes what it owns and never what it was lent: a
-server lends its reader's warm engine to each write, and the write must leave it running
-for the searches that share it.
+(or the fp32 graph) the engine was checked against. It closes what it owns and never what
+it was lent: a server lends its reader's warm engine to each write, and the write must
+leave it running for the searches that share it.
 """
 
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 from .encoder import Encoder, TextEncoder
 
@@ -19,6 +20,8 @@ class EncoderSlot:
     def __init__(self) -> None:
         self._engine: TextEncoder | None = None
         self._reference: Encoder | None = None
+        # Without a PyTorch model, the fp32 graph int8 is checked against (direct_export.py).
+        self.yardstick: Any = None
         self._borrowed = False
 
     @property
@@ -47,12 +50,17 @@ class EncoderSlot:
 
     def drop_reference(self) -> None:
         """Let the PyTorch model go (over a GiB for the base size) once it is not needed."""
+        if self.yardstick is not None:
+            self.yardstick.close()
+            self.yardstick = None
+            gc.collect()
         if self._reference is not None and self._reference is not self._engine:
             self._reference = None
             gc.collect()
 
     def close(self) -> None:
         self._close_owned()
+        self.yardstick = None
 
     def _close_owned(self) -> None:
         close = getattr(self._engine, "close", None)
