@@ -173,19 +173,6 @@ class _Weights:
                 return found
         raise Unsupported(f"no weight {name}")
 
-    def forget_transposed(self) -> None:
-        """Let the transposed copies go (a base-size model's are 340 MB)."""
-        for key in [k for k in self.tensors if k.startswith("transposed:")]:
-            del self.tensors[key]
-
-    def transposed(self, name: str) -> np.ndarray:
-        """A linear layer's weight as MatMul's right-hand side (input x output), made once
-        for both graphs."""
-        key = "transposed:" + name
-        if key not in self.tensors:
-            self.tensors[key] = np.ascontiguousarray(self[name + ".weight"].T)
-        return self.tensors[key]
-
 
 def build_graph(model: FolderModel, weights: _Weights, quantized: bool) -> Any:
     """The forward pass from token vectors and attention mask to the mean-pooled sentence
@@ -222,14 +209,15 @@ def build_graph(model: FolderModel, weights: _Weights, quantized: bool) -> Any:
         return out
 
     def linear(x: str, name: str) -> str:
-        matrix = weights.transposed(name)
+        weight = weights[name + ".weight"]  # output x input
         bias = constant(weights[name + ".bias"])
-        if not quantized:
-            return node("Add", [node("MatMul", [x, constant(matrix)]), bias])
-        scale = np.abs(matrix).max(axis=0) / 127.0
+        if not quantized:  # ONNX Runtime folds the transpose once, in C++
+            transposed = node("Transpose", [constant(weight)], perm=[1, 0])
+            return node("Add", [node("MatMul", [x, transposed]), bias])
+        scale = np.abs(weight).max(axis=1) / 127.0  # per output channel: a row here
         scale[scale == 0] = 1.0
-        values = np.clip(np.rint(matrix / scale), -127, 127)
-        inputs = [x, constant(values, np.int8), constant(scale), "", bias]
+        values = np.clip(np.rint(weight / scale[:, None]), -127, 127).astype(np.int8)
+        inputs = [x, constant(values.T, np.int8), constant(scale), "", bias]
         return node("DynamicQuantizeMatMul", inputs, domain="com.microsoft")
 
     def layer_norm(x: str, name: str) -> str:
@@ -393,7 +381,6 @@ def direct_engine(
             spec = replace(spec, note=note)
         else:
             spec = EncoderSpec("onnx", precision, tuple(map(float, engine.probe())), round(mean, 6))
-        weights.forget_transposed()
     except Exception:  # not a model exported here, or an export that failed: PyTorch's turn
         shutil.rmtree(out, ignore_errors=True)
         return None
@@ -435,8 +422,6 @@ class Yardstick:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        finally:
-            self._weights.forget_transposed()
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
         cache = ExportCache.default()
