@@ -152,8 +152,10 @@ class Index:
         """Create an empty index at `path` for `model` (hub id, local folder or short name).
 
         With no model named, `$SISEARCH_MODEL` or else e5-small is used (installed first,
-        about 20 s, if the e5 extra is there and it is not yet). The model is loaded
-        now: its fingerprint is what the index records. It is exported to ONNX at
+        about 20 s, if the e5 extra is there and it is not yet). The model is read
+        now: its fingerprint is what the index records. A BERT or XLM-R encoder with
+        mean pooling is exported from its files without PyTorch (direct_export.py);
+        another is loaded with PyTorch and traced. It is exported to ONNX at
         `precision` ("int8", the default, indexing 4.00x as fast as PyTorch fp32
         here on short passages, or "fp32", 1.33x as fast and exact), once
         per model (a shared cache, see `export_cache`); int8 is kept only where
