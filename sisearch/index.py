@@ -156,8 +156,8 @@ class Index:
         now: its fingerprint is what the index records. A BERT or XLM-R encoder with
         mean pooling is exported from its files without PyTorch (direct_export.py);
         another is loaded with PyTorch and traced. It is exported to ONNX at
-        `precision` ("int8", the default, indexing 4.00x as fast as PyTorch fp32
-        here on short passages, or "fp32", 1.33x as fast and exact), once
+        `precision` ("int8", the default, indexing 4.68x as fast as PyTorch fp32
+        here on short passages, or "fp32", 1.06x as fast and exact), once
         per model (a shared cache, see `export_cache`); int8 is kept only where
         its embeddings stay within cosine 0.99 of fp32, else fp32 is used, and an
         export that fails leaves PyTorch. The choice is recorded and used for every

@@ -200,3 +200,34 @@ def test_weights_are_read_as_float32_from_each_stored_type(tmp_path, dtype):
     assert read["w"].dtype == np.float32 and read["w"].shape == (2, 3)
     np.testing.assert_array_equal(read["w"], values.float().numpy())
     np.testing.assert_array_equal(read["v"], values[0].float().numpy())
+
+
+def test_ctrl_c_during_the_direct_export_leaves_no_files(tmp_path, tiny_model, monkeypatch):
+    from sisearch.encoders import direct_export
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(direct_export, "save_optimized", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Index.create(tmp_path / "ix", model=tiny_model)
+    assert not (tmp_path / "ix").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    with pytest.raises(KeyboardInterrupt):
+        Index.create(tmp_path / "mine", model=tiny_model)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "kept"
+    assert not list((tmp_path / "mine").glob("encoder*"))
+    assert not (tmp_path / "mine" / "manifest.json").exists()
+
+
+def test_damaged_weights_fall_back_to_pytorch_and_its_clear_error(tmp_path, tiny_model):
+    from sisearch import ModelLoadError
+
+    folder = Path(shutil.copytree(tiny_model, tmp_path / "model"))
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # an interrupted copy
+    assert direct_engine(str(folder), None, None, "int8", tmp_path / "encoder") is None
+    with pytest.raises(ModelLoadError, match="model"):
+        Index.create(tmp_path / "ix", model=str(folder))
+    assert not (tmp_path / "ix").exists()

@@ -381,9 +381,12 @@ def direct_engine(
             spec = replace(spec, note=note)
         else:
             spec = EncoderSpec("onnx", precision, tuple(map(float, engine.probe())), round(mean, 6))
-    except Exception:  # not a model exported here, or an export that failed: PyTorch's turn
+    except BaseException as e:  # Ctrl-C leaves no half-written export behind either
         shutil.rmtree(out, ignore_errors=True)
-        return None
+        shutil.rmtree(out.with_name(out.name + ".new"), ignore_errors=True)
+        if not isinstance(e, Exception):
+            raise
+        return None  # not a model exported here, or an export that failed: PyTorch's turn
     if spec.precision != "int8":
         reference.close()
         return RecordedEngine(engine, spec, fingerprint)

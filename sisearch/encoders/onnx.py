@@ -1,8 +1,8 @@
 """The encoder exported to ONNX (fp32 or dynamically quantized int8) and run with ONNX Runtime.
 
 Why: on a 2-core CPU, plain PyTorch fp32 encodes about 16-55 passages/s with the
-XLM-R base architecture; an index encoding with ONNX Runtime indexed 4.00x as fast
-with int8 weights on short passages (4.47x on medium ones) and 1.33x as fast in fp32,
+XLM-R base architecture; an index encoding with ONNX Runtime indexed 4.68x as fast
+with int8 weights on short passages (4.66x on medium ones) and 1.06x as fast in fp32,
 end to end (bench/RESULTS.md), and a query needs only onnxruntime and the `tokenizers`
 library, not torch or sentence-transformers (seconds of imports).
 
