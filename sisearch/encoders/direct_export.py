@@ -373,7 +373,10 @@ def direct_engine(
             if cache and not fetched and close_enough(mean, low):
                 cache.store(key, out)
         if not close_enough(mean, low):
-            note = f"int8 embeddings were too far from fp32 (mean cosine {mean:.4f}); using fp32"
+            note = (
+                f"int8 embeddings were too far from fp32 (mean cosine {mean:.4f}, minimum"
+                f" {low:.4f}); using fp32"
+            )
             engine.close()
             del engine  # its map of the int8 matrix, replaced next
             yardstick = Yardstick(reference, model, weights, tokenizer, fingerprint)
