@@ -39,9 +39,17 @@ def strings() -> list[str]:
     return texts
 
 
-def assert_same_ids(tokenizer_json: Path, tmp_path: Path, prefix: str = "") -> None:
+def assert_same_ids(
+    tokenizer_json: Path, tmp_path: Path, prefix: str = "", version: int = 2
+) -> None:
+    """Both forms: version 2 looks pieces up in its table from the first call; version 1
+    (exports made before) scans on its first call and looks up from its second."""
     whole = Tokenizer.from_file(str(tokenizer_json))
-    assert write_compact(tokenizer_json, tmp_path / COMPACT_FILE, whole, min_pieces=0)
+    assert write_compact(
+        tokenizer_json, tmp_path / COMPACT_FILE, whole, min_pieces=0, version=version
+    )
+    magic = (tmp_path / COMPACT_FILE).read_bytes()[:19]
+    assert magic == f"sisearch-unigram-{version}\n".encode()
     compact = CompactUnigram.load(tmp_path / COMPACT_FILE)
     assert compact.special_tokens() == whole.num_special_tokens_to_add(False)
     texts = [prefix + text for text in strings()]
@@ -59,14 +67,33 @@ def assert_same_ids(tokenizer_json: Path, tmp_path: Path, prefix: str = "") -> N
         assert kept[1] <= kept[0]  # a lookup keeps only substrings of the words
 
 
-def test_the_stand_ins_tokenizer_gives_the_same_ids(tiny_model: str, tmp_path: Path) -> None:
-    assert_same_ids(Path(tiny_model) / "tokenizer.json", tmp_path)
+@pytest.mark.parametrize("version", [2, 1])
+def test_the_stand_ins_tokenizer_gives_the_same_ids(
+    tiny_model: str, tmp_path: Path, version: int
+) -> None:
+    assert_same_ids(Path(tiny_model) / "tokenizer.json", tmp_path, version=version)
 
 
-def test_e5_smalls_tokenizer_gives_the_same_ids(e5_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("version", [2, 1])
+def test_e5_smalls_tokenizer_gives_the_same_ids(
+    e5_folder: Path,  # noqa: F811
+    tmp_path: Path,
+    version: int,
+) -> None:
     whole = Tokenizer.from_file(str(e5_folder / "tokenizer.json"))
     assert whole.get_vocab_size() >= MIN_PIECES  # written by default for it
-    assert_same_ids(e5_folder / "tokenizer.json", tmp_path, prefix="query: ")
+    assert_same_ids(e5_folder / "tokenizer.json", tmp_path, prefix="query: ", version=version)
+
+
+def test_a_damaged_compact_form_is_refused(tiny_model: str, tmp_path: Path) -> None:
+    whole = Tokenizer.from_file(str(Path(tiny_model) / "tokenizer.json"))
+    target = tmp_path / COMPACT_FILE
+    assert write_compact(Path(tiny_model) / "tokenizer.json", target, whole, min_pieces=0)
+    data = target.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:30], data[:-3], b""):
+        target.write_bytes(damaged)
+        with pytest.raises(ValueError):
+            CompactUnigram.load(target)
 
 
 def test_small_tokenizers_are_left_whole(tiny_model: str, tmp_path: Path) -> None:
