@@ -194,19 +194,20 @@ class Index:
             with WriterLock(path) as lock:
                 if (path / MANIFEST_FILE).exists():
                     raise IndexExists(f"An index already exists at {path}")
-                recalled = recall_engine(source, path / ENCODER_FOLDER) if source else None
-                made_here = recalled is None
+                # Made without loading the model: from the cache's record, else exported directly.
+                unloaded = recall_engine(source, path / ENCODER_FOLDER) if source else None
+                made_here = unloaded is None
                 if made_here and encoder is None and engine == "onnx":
-                    recalled = direct_engine(
+                    unloaded = direct_engine(
                         loaded_name(model),
                         query_prompt,
                         document_prompt,
                         precision,
                         path / ENCODER_FOLDER,
                     )
-                if recalled is not None:
-                    engine_held: Any = recalled.engine
-                    reference, fingerprint, spec = None, recalled.fingerprint, recalled.spec
+                if unloaded is not None:
+                    engine_held: Any = unloaded.engine
+                    reference, fingerprint, spec = None, unloaded.fingerprint, unloaded.spec
                 else:
                     reference = encoder or load_encoder(model, query_prompt, document_prompt)
                     fingerprint = reference.fingerprint()
@@ -224,8 +225,8 @@ class Index:
             remember_engine(source, fingerprint, spec)
             index.model_source = source
         index.encoders.hold(engine_held, reference)
-        if recalled is not None:
-            index.encoders.yardstick = recalled.yardstick
+        if unloaded is not None:
+            index.encoders.yardstick = unloaded.yardstick
         return index
 
     @staticmethod

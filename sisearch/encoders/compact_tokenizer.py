@@ -30,7 +30,7 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,13 @@ class CompactUnigram:
                     return cls.of_version_2(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
                 except (struct.error, KeyError, TypeError, IndexError) as e:
                     raise ValueError(f"{file} is not a compact tokenizer ({e})") from None
-        data = file.read_bytes()
+        return cls.of_version_1(file.read_bytes(), str(file))
+
+    @classmethod
+    def of_version_1(cls, data: bytes, name: str = "the data") -> CompactUnigram:
+        """A version 1 form from its bytes (ValueError if they are not one)."""
         if not data.startswith(_MAGIC):
-            raise ValueError(f"{file} is not a compact tokenizer")
+            raise ValueError(f"{name} is not a compact tokenizer")
         offset = len(_MAGIC)
         (header_size,) = struct.unpack_from("<Q", data, offset)
         offset += 8
@@ -166,17 +170,8 @@ class CompactUnigram:
             names = self._pieces.split("\n")[:-1]
             self._longest = max(map(len, names), default=0)  # set first: other threads
             self._ids_of = dict(zip(names, range(len(names))))  # start once this is set
-        ids_of, longest = self._ids_of, self._longest
-        kept: set[int] = set()
-        for word in set(words):
-            for start in range(len(word)):
-                for end in range(start + 1, min(len(word), start + longest) + 1):
-                    piece = word[start:end]
-                    for candidate in (piece, WORD_START + piece):
-                        found = ids_of.get(candidate)
-                        if found is not None:
-                            kept.add(found)
-        return kept
+        ids_of = self._ids_of
+        return {ids_of[c] for c in substring_candidates(words, self._longest) if c in ids_of}
 
     def _tokenizer(self, ids: list[int]) -> Any:
         from tokenizers import Tokenizer
@@ -219,15 +214,19 @@ class PieceTable:
     def substring_pieces(self, words: list[str]) -> set[int]:
         """Ids of the pieces that are substrings of `words`, or of a word-start mark
         followed by one (as `CompactUnigram._substring_pieces` finds them)."""
-        kept: set[int] = set()
-        for word in set(words):
-            for start in range(len(word)):
-                for end in range(start + 1, min(len(word), start + self.longest) + 1):
-                    for candidate in (word[start:end], WORD_START + word[start:end]):
-                        found = self.find(candidate)
-                        if found is not None:
-                            kept.add(found)
-        return kept
+        found = (self.find(c) for c in substring_candidates(words, self.longest))
+        return {i for i in found if i is not None}
+
+
+def substring_candidates(words: list[str], longest: int) -> Iterator[str]:
+    """Every substring of the words of at most `longest` characters, alone and after a
+    word-start mark (a text split around an added token starts a new word there): all
+    the pieces Viterbi could use on them."""
+    for word in set(words):
+        for start in range(len(word)):
+            for end in range(start + 1, min(len(word), start + longest) + 1):
+                yield word[start:end]
+                yield WORD_START + word[start:end]
 
 
 def full_ids(ids: np.ndarray, mapping: np.ndarray) -> np.ndarray:
@@ -261,21 +260,14 @@ def write_compact(
     pieces = [str(piece) for piece, _ in model["vocab"]]
     if any("\n" in piece or piece == "" for piece in pieces):
         return False
-    text = "".join(piece + "\n" for piece in pieces)
-    lengths = np.fromiter((len(piece) + 1 for piece in pieces), dtype=np.int64, count=len(pieces))
-    starts = np.concatenate([[0], np.cumsum(lengths)]).astype("<i8")
     scores = np.asarray([float(score) for _, score in model["vocab"]], dtype="<f8")
-    encoded = text.encode("utf-8")
     frame = dict(data, model=dict(model, vocab=[]))
-    header = json.dumps(
-        {"frame": frame, "count": len(pieces), "text_bytes": len(encoded)}, ensure_ascii=False
-    ).encode("utf-8")
     if version == 2:
-        encoded_form = _version_2(frame, pieces, scores)
-        compact = CompactUnigram.of_version_2(encoded_form)
+        form = _version_2(frame, pieces, scores)
+        compact = CompactUnigram.of_version_2(form)
     else:
-        encoded_form = b""
-        compact = CompactUnigram(frame, text, starts, scores)
+        form = _version_1(frame, pieces, scores)
+        compact = CompactUnigram.of_version_1(form)
     for probe in PROBES:
         tokenizer, mapping = compact.for_texts([probe])
         ids = full_ids(np.asarray(tokenizer.encode(probe).ids, dtype=np.int64), mapping)
@@ -283,17 +275,24 @@ def write_compact(
             return False
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as f:
-            if version == 2:
-                f.write(encoded_form)
-            else:
-                f.write(_MAGIC + struct.pack("<Q", len(header)) + header + encoded)
-                f.write(starts.tobytes())
-                f.write(scores.tobytes())
+        temporary.write_bytes(form)
         os.replace(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
     return True
+
+
+def _version_1(frame: dict[str, Any], pieces: list[str], scores: np.ndarray) -> bytes:
+    """The version 1 form's bytes: header, the pieces as one text, their character
+    offsets in it, scores."""
+    encoded = "".join(piece + "\n" for piece in pieces).encode("utf-8")
+    lengths = np.fromiter((len(piece) + 1 for piece in pieces), dtype=np.int64, count=len(pieces))
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype("<i8")
+    header = json.dumps(
+        {"frame": frame, "count": len(pieces), "text_bytes": len(encoded)}, ensure_ascii=False
+    ).encode("utf-8")
+    parts = [_MAGIC, struct.pack("<Q", len(header)), header, encoded, starts.tobytes()]
+    return b"".join([*parts, scores.astype("<f8").tobytes()])
 
 
 def _version_2(frame: dict[str, Any], pieces: list[str], scores: np.ndarray) -> bytes:

@@ -71,7 +71,6 @@ class FolderModel:
     max_seq_length: int
     prompts: dict[str, str]
     position_offset: int
-    normalized: bool
 
     @property
     def dim(self) -> int:
@@ -120,7 +119,7 @@ def read_folder(folder: Path) -> FolderModel:
     if not isinstance(length, int) or not 0 < length <= room:
         raise Unsupported(f"max_seq_length {length!r}")
     named = (_json(folder / "config_sentence_transformers.json", {}).get("prompts")) or {}
-    return FolderModel(folder, config, length, named, offset, normalized=kinds[2:] == ["Normalize"])
+    return FolderModel(folder, config, length, named, offset)
 
 
 def prompts_of(model: FolderModel, query: str | None, document: str | None) -> tuple[str, str]:
