@@ -33,6 +33,7 @@ from ..language.text import normalize
 from .encoder import EncoderSpec, TextEncoder
 from .export_cache import ExportCache, entry_key
 from .model_source import folder_signature
+from .pages import forget
 
 if TYPE_CHECKING:
     import numpy as np
@@ -214,12 +215,14 @@ def save_embeddings(matrix: np.ndarray, out: Path, precision: str) -> None:
         np.rint(values, out=values)
         quantized[start : start + _QUANTIZE_ROWS] = values
         scales[start : start + _QUANTIZE_ROWS] = scale
+        forget(block)  # where the matrix is mapped from the model's file
 
     # numpy lets go of the GIL: a thread per core quantized XLM-R's 250,002 x 768 matrix
     # in 0.6 s here against 1.4 s on one.
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         list(pool.map(quantize, range(0, rows, _QUANTIZE_ROWS)))
     quantized.flush()
+    forget(quantized)
     np.save(out / EMBEDDING_SCALES_FILE, scales)
 
 

@@ -60,7 +60,7 @@ class EncoderSlot:
 
     def close(self) -> None:
         self._close_owned()
-        self.yardstick = None
+        self.drop_reference()
 
     def _close_owned(self) -> None:
         close = getattr(self._engine, "close", None)
