@@ -36,7 +36,7 @@ from .core.state import IndexState
 from .core.store import DATABASE_FILE, DocumentStore
 from .core.vector_log import LOG_FILE
 from .core.vectors import AUTO, VECTORS_FILE, VectorIndex, choose_kind
-from .encoders.direct_export import direct_engine
+from .encoders.direct_export import direct_engine, export_again
 from .encoders.encoder import Encoder, ModelFingerprint, TextEncoder, load_encoder
 from .encoders.known_models import default_model, install, missing_default
 from .encoders.onnx import (
@@ -374,14 +374,15 @@ class Index:
         The model (the recorded one unless given) must match the index's fingerprint.
         """
         with self._writing() as writer:
-            reference = self._checked_reference(model)
-            engine, spec = build_engine(
-                reference,
-                self.path / ENCODER_FOLDER,
-                self.manifest.encoder.precision,
-                refresh=True,
-            )
-            spec = with_export_files(spec, self.path / ENCODER_FOLDER)
+            folder, precision = self.path / ENCODER_FOLDER, self.manifest.encoder.precision
+            fingerprint = self.manifest.model
+            reference = None
+            exported = export_again(model or fingerprint.name, fingerprint, precision, folder)
+            if exported is None:  # not a model exported from its files: PyTorch's turn
+                reference = self._checked_reference(model)
+                exported = build_engine(reference, folder, precision, refresh=True)
+            engine, spec = exported
+            spec = with_export_files(spec, folder)
             writer.check_encoder_kind(spec.engine, spec.note)
             self.state.update(lambda m: m.with_encoder(spec))
             self.encoders.hold(engine, reference)

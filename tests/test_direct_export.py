@@ -221,6 +221,49 @@ def test_a_rebuilt_tokenizer_is_transformers_own(tmp_path, tiny_model, transform
     assert ours != [e.ids for e in as_saved.encode_batch(lines)]
 
 
+def test_rebuild_encoder_exports_afresh_from_the_files(tmp_path, tiny_model, lines, monkeypatch):
+    """The damaged export is replaced, in the index and in the shared cache its files are
+    linked with, without loading the model with PyTorch."""
+    import sisearch.index
+
+    monkeypatch.setenv("SISEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    index = Index.create(tmp_path / "ix", model=tiny_model)
+    index.add(lines[:10])
+    expected = index.search(lines[3], limit=3, mode="dense")
+    index.close()
+    exported = tmp_path / "ix" / "encoder" / "model.onnx"
+    good = exported.read_bytes()
+    with open(exported, "r+b") as f:  # damaged in place: the cache's linked copy too
+        f.write(b"garbage")
+
+    def no_pytorch(*args, **kwargs):
+        raise AssertionError("the model was loaded with PyTorch")
+
+    monkeypatch.setattr(sisearch.index, "load_encoder", no_pytorch)
+    with Index.open(tmp_path / "ix") as index:
+        spec = index.export_encoder()
+        assert spec.engine == "onnx" and spec.precision == "int8"
+        assert index.search(lines[3], limit=3, mode="dense") == expected
+    assert exported.read_bytes() == good
+    assert not list(tmp_path.glob("ix/encoder.*"))
+    cached = [p for p in (tmp_path / "cache").rglob("model.onnx")]
+    assert cached and all(p.read_bytes() == good for p in cached)
+
+
+def test_rebuild_encoder_with_another_model_is_refused_and_keeps_the_export(
+    tmp_path, tiny_model, other_tiny_model
+):
+    from sisearch.errors import ModelMismatch
+
+    Index.create(tmp_path / "ix", model=tiny_model).close()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ix" / "encoder").iterdir()}
+    with Index.open(tmp_path / "ix") as index, pytest.raises(ModelMismatch, match="weights"):
+        index.export_encoder(other_tiny_model)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "ix" / "encoder").iterdir()}
+    assert after == before
+    assert not list(tmp_path.glob("ix/encoder.*"))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 def test_weights_are_read_as_float32_from_each_stored_type(tmp_path, dtype):
     import torch

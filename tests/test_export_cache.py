@@ -98,6 +98,8 @@ def test_a_damaged_cache_entry_is_exported_again(tmp_path, tiny_encoder, cache, 
 
 
 def test_rebuild_encoder_exports_afresh(tmp_path, tiny_encoder, cache, monkeypatch):
+    """Through PyTorch where the model is not one exported from its files."""
+    monkeypatch.setattr("sisearch.index.export_again", lambda *args: None)
     made = exports(monkeypatch)
     index = Index.create(tmp_path / "a", encoder=tiny_encoder)
     index.export_encoder()

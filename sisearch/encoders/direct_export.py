@@ -377,11 +377,18 @@ def write_config(model: FolderModel, out: Path, precision: str, tokenizer: Any) 
 
 
 def direct_engine(
-    name: str, query_prompt: str | None, document_prompt: str | None, precision: str, out: Path
+    name: str,
+    query_prompt: str | None,
+    document_prompt: str | None,
+    precision: str,
+    out: Path,
+    refresh: bool = False,
 ) -> RecordedEngine | None:
     """A new index's engine for the model `name` (resolved: a folder or a hub id), exported
     into `out` (which must not exist yet) without PyTorch, with the fingerprint and spec
     it records; None, with `out` removed, where this module does not export the model.
+    `refresh`: export afresh and replace the shared cache's copy (which may be the damaged
+    one an index's folder links to).
 
     The fp32 graph runs from memory as the yardstick: its embedding of the probe sentence
     is the fingerprint's (PyTorch's to within 1e-6), and int8 is kept only within the same
@@ -427,7 +434,7 @@ def direct_engine(
         cache = ExportCache.default()
         key = entry_key(fingerprint, precision, FORMAT)
         with cache.exporting(key) if cache else nullcontext():
-            fetched = bool(cache and cache.fetch(key, out))
+            fetched = bool(cache and not refresh and cache.fetch(key, out))
             if not fetched:
                 write_export(model, weights, out, precision, tokenizer)
             engine = OnnxEncoder(out, name, query, document, tokenizer=tokenizer)
@@ -462,6 +469,31 @@ def direct_engine(
         return RecordedEngine(engine, spec, fingerprint)
     yardstick = Yardstick(reference, model, weights, tokenizer, fingerprint)
     return RecordedEngine(engine, spec, fingerprint, yardstick)
+
+
+def export_again(
+    name: str, fingerprint: ModelFingerprint, precision: str, folder: Path
+) -> tuple[OnnxEncoder, EncoderSpec] | None:
+    """The index's export in `folder` made again from the model `name` without PyTorch
+    (`sisearch rebuild --encoder`), once the model is checked against the index's
+    `fingerprint` (ModelMismatch otherwise); None where this module does not export it."""
+    staging = folder.with_name(folder.name + ".direct")
+    shutil.rmtree(staging, ignore_errors=True)
+    query, document = fingerprint.query_prompt, fingerprint.document_prompt
+    made = direct_engine(name, query, document, precision, staging, refresh=True)
+    if made is None:
+        return None
+    made.engine.close()
+    if made.yardstick is not None:
+        made.yardstick.close()
+    try:
+        fingerprint.check(made.fingerprint, str(folder.parent))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return OnnxEncoder(folder, name, query, document), made.spec
 
 
 class Yardstick:
