@@ -104,13 +104,18 @@ def test_the_direct_export_embeds_as_pytorch_does(tmp_path, request, lines, whic
     made.engine.close()
 
 
-def test_a_new_index_uses_the_direct_export_and_searches(tmp_path, tiny_model, lines, monkeypatch):
+def forbid_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test where an index loads its model with PyTorch from now on."""
     import sisearch.index
 
-    def no_pytorch(*args, **kwargs):
+    def no_pytorch(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was loaded with PyTorch")
 
     monkeypatch.setattr(sisearch.index, "load_encoder", no_pytorch)
+
+
+def test_a_new_index_uses_the_direct_export_and_searches(tmp_path, tiny_model, lines, monkeypatch):
+    forbid_pytorch(monkeypatch)
     index = Index.create(tmp_path / "ix", model=tiny_model)
     assert index.manifest.encoder.engine == "onnx"
     assert index.manifest.encoder.precision == "int8"
@@ -224,8 +229,6 @@ def test_a_rebuilt_tokenizer_is_transformers_own(tmp_path, tiny_model, transform
 def test_rebuild_encoder_exports_afresh_from_the_files(tmp_path, tiny_model, lines, monkeypatch):
     """The damaged export is replaced, in the index and in the shared cache its files are
     linked with, without loading the model with PyTorch."""
-    import sisearch.index
-
     monkeypatch.setenv("SISEARCH_CACHE_DIR", str(tmp_path / "cache"))
     index = Index.create(tmp_path / "ix", model=tiny_model)
     index.add(lines[:10])
@@ -236,17 +239,14 @@ def test_rebuild_encoder_exports_afresh_from_the_files(tmp_path, tiny_model, lin
     with open(exported, "r+b") as f:  # damaged in place: the cache's linked copy too
         f.write(b"garbage")
 
-    def no_pytorch(*args, **kwargs):
-        raise AssertionError("the model was loaded with PyTorch")
-
-    monkeypatch.setattr(sisearch.index, "load_encoder", no_pytorch)
+    forbid_pytorch(monkeypatch)
     with Index.open(tmp_path / "ix") as index:
         spec = index.export_encoder()
         assert spec.engine == "onnx" and spec.precision == "int8"
         assert index.search(lines[3], limit=3, mode="dense") == expected
     assert exported.read_bytes() == good
     assert not list(tmp_path.glob("ix/encoder.*"))
-    cached = [p for p in (tmp_path / "cache").rglob("model.onnx")]
+    cached = list((tmp_path / "cache").rglob("model.onnx"))
     assert cached and all(p.read_bytes() == good for p in cached)
 
 

@@ -326,7 +326,7 @@ class OnnxEncoder(TextEncoder):
         self._tokenizer_file = folder / TOKENIZER_FILE
         self._tokenizer: Any = None
         self._compact = _compact_of(folder)
-        self._initializers = initializers
+        self._initializers = initializers  # the session reads them where they lie
         if tokenizer is not None:
             self._tokenizer = _untruncated(tokenizer)
         self._worker_lock = threading.Lock()

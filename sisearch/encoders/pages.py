@@ -20,7 +20,8 @@ _PAGE = mmap.PAGESIZE
 
 def forget(array: np.ndarray) -> None:
     """Drop the resident pages under `array` where it lies on an `mmap` (a numpy memmap or
-    a view of one)."""
+    a view of one). The mapping must be read-only or shared (numpy's modes "r", "r+",
+    "w+"): a copy-on-write one (mode "c") would lose its changes."""
     import numpy as np
 
     owner = array
