@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from sisearch import Index
 from sisearch.cli import cli
+from sisearch.core.store import STORED_COSINE_ERROR
 from sisearch.encoders.encoder import load_encoder
 from sisearch.language.text import normalize
 from tests.conftest import CORPUS
@@ -74,8 +75,9 @@ def test_prompts_are_recorded_and_used_after_reopening(tmp_path, tiny_model) -> 
     np.testing.assert_allclose(reopened.encoder.encode_queries(TEXTS[:1]), query, atol=1e-5)
     np.testing.assert_allclose(reopened.encoder.encode_documents(texts), doc, atol=1e-5)
     hit = reopened.search(TEXTS[0], limit=1, mode="dense")[0]
-    # Two vectors each within fp32's agreement with PyTorch (a CI run measured 1.9e-5 off).
-    assert hit.score == pytest.approx(float(query[0] @ doc[0]), abs=5e-5)
+    # A reopened index's dense score may come from the stored float16 embedding, within
+    # the bound test_index holds every score to (CI runs measured 1.9e-5 and 6.4e-5 off).
+    assert hit.score == pytest.approx(float(query[0] @ doc[0]), abs=STORED_COSINE_ERROR)
 
 
 def test_the_models_own_named_prompts_are_the_default(tmp_path, e5_style_model) -> None:
